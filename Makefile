@@ -1,0 +1,43 @@
+# make demo / make test: each sets up .venv (Python 3.10) when it is missing or incomplete,
+# then runs. A second run with a complete .venv installs nothing.
+PYTHON ?= python3.10
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.neurocc-setup-done
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: setup demo test test-all bench train lint clean
+
+setup: $(STAMP)
+
+# The stamp is written last, so an interrupted install is redone; it depends on the files
+# that define the environment, so changing a pin reinstalls.
+$(STAMP): pyproject.toml constraints.txt
+	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
+		echo "setup: creating $(VENV) with $(PYTHON)"; \
+		rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV) || { echo "setup: needs Python 3.10 as '$(PYTHON)' (lava-nc 0.10 does not import on 3.11); try 'pyenv install 3.10'" >&2; exit 2; }; \
+	fi
+	@echo "setup: installing neurocc[dev] with pinned versions (constraints.txt); torch is ~4.6 GB the first time"
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, neurocc'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/neurocc demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# Everything, including retraining-reproducibility and full-split checks.
+test-all: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+train: $(STAMP)
+	$(VENV)/bin/neurocc zoo train digits
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+from neurocc.cli import main; raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The float reference: forward-Euler simulation of the IR in float64, straight from the
+NIR parameters (time constants, r, v_leak, thresholds, weights), without any quantization.
+
+It follows NIR's equations with the program's ``dt`` and reset rule, and the chip's timing
+(every projection delays by one step), so its outputs align with the fixed-point backends'.
+For a feed-forward network this timing only shifts each layer's spike train, so its spike
+counts equal snnTorch's, which has no per-layer delay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocc.backends import Trace
+from neurocc.compiler.ir import INPUT, Conv, NeuronGroup
+from neurocc.compiler.linalg import conv2d
+from neurocc.compiler.program import Program
+
+
+def _apply(conn, x: np.ndarray) -> np.ndarray:
+    if isinstance(conn, Conv):
+        y = conv2d(x.reshape(len(x), *conn.in_shape), conn.weight, conn.stride, conn.padding,
+                   conn.dilation, conn.groups)
+        return y.reshape(len(x), -1)
+    return x @ conn.to_dense().T
+
+
+class _Neurons:
+    """Forward Euler for one group (NIR equations; see ``compiler.ir.NeuronGroup``)."""
+
+    def __init__(self, g: NeuronGroup, dt: float, reset: str, batch: int):
+        self.g, self.dt, self.reset = g, dt, reset
+        self.v = np.zeros((batch, g.n))
+        self.i_syn = np.zeros((batch, g.n))
+        self.s = np.zeros((batch, g.n), dtype=bool)
+        self.perfect = np.isinf(g.tau_mem) & np.isinf(g.r)   # snnTorch beta = 1
+
+    def step(self, current: np.ndarray) -> np.ndarray:
+        g, dt = self.g, self.dt
+        drive = current + g.bias
+        if g.has_current:
+            self.i_syn = self.i_syn + dt / g.tau_syn * (-self.i_syn + g.w_in * drive)
+            drive = self.i_syn
+        if g.kind == "if":
+            v = self.v + dt * g.r * drive
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                leak = np.where(self.perfect, 0.0, dt / g.tau_mem)
+                v = self.v + leak * (g.v_leak - self.v) + np.where(
+                    self.perfect, drive, leak * g.r * drive)
+        if g.spiking and self.reset == "subtract":
+            v = v - self.s * g.v_threshold
+        s = v > g.v_threshold if g.spiking else np.zeros_like(v, dtype=bool)
+        if g.spiking and self.reset == "zero":
+            v = np.where(s, 0.0, v)
+        self.v, self.s = v, s
+        return s
+
+
+class ReferenceBackend:
+    name = "reference"
+    wants_float_input = True
+
+    def simulate(self, program: Program, x: np.ndarray, record_state: bool = False) -> Trace:
+        net = program.network
+        steps, batch = x.shape[:2]
+        neurons = [_Neurons(g, program.dt, program.reset, batch) for g in net.groups]
+        buf = {p.name: np.zeros((batch, p.conn.shape[0])) for p in net.projections}
+        spikes = {g.name: np.zeros((steps, batch, g.n), dtype=bool) for g in net.groups}
+        keep_v = [g.name for g in net.groups
+                  if record_state or (g.name in net.outputs and not g.spiking)]
+        v = {n: np.zeros((steps, batch, net.group(n).n)) for n in keep_v}
+        for t in range(steps):
+            out = {INPUT: x[t].astype(np.float64)}
+            for nrn in neurons:
+                current = sum((buf[p.name] for p in net.incoming(nrn.g.name)),
+                              np.zeros((batch, nrn.g.n)))
+                out[nrn.g.name] = nrn.step(current)
+                spikes[nrn.g.name][t] = out[nrn.g.name]
+                if nrn.g.name in v:
+                    v[nrn.g.name][t] = nrn.v
+            for p in net.projections:
+                buf[p.name] = _apply(p.conn, out[p.src].astype(np.float64))
+        return Trace(spikes=spikes, v=v, saturation=None, fixed_point=False)
+
+
+__all__ = ["ReferenceBackend"]

@@ -1,0 +1,524 @@
+"""NIR → IR.
+
+Neuron nodes become ``NeuronGroup``s. Everything linear between two neuron nodes (or the
+input and a neuron node) — Affine, Linear, Scale, Conv2d, pooling, Flatten, in any DAG — is
+fused into one ``Projection`` per (source, destination) pair, because on the chip it is one
+synaptic hop. A lone Conv2d or pooling node stays a shared-kernel ``Conv``; any other chain
+is expanded to its dense matrix by evaluating it on a basis. Biases become the destination
+group's constant input current.
+
+Never relies on node order (``nir.read`` returns nodes alphabetically): inputs and outputs
+are found by type and the graph by its edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from neurocc.compiler.ir import INPUT, Conv, Dense, Network, NeuronGroup, Projection
+from neurocc.compiler.linalg import conv2d, pair, pool_kernel
+from neurocc.errors import FrontendError, UnsupportedError
+
+MAX_EXPANDED_SYNAPSES = 2**26
+"""Largest dense matrix the frontend will expand a fused linear chain into (a software
+limit of this compiler, not of any chip)."""
+
+
+# --------------------------------------------------------------------------- node registry
+
+
+@dataclass(frozen=True)
+class LinearOp:
+    """A NIR linear node as a function on a batch ``(B, *in_shape)`` → ``(B, *out_shape)``."""
+
+    apply: Callable[[np.ndarray], np.ndarray]
+    conv: dict | None = None  # set for Conv2d / pooling: the pieces of a ``Conv``
+
+
+def _affine(node, shape):
+    w = _arr(node, "weight", 2)
+    b = _arr(node, "bias", 1) if hasattr(node, "bias") else np.zeros(w.shape[0])
+    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T + b)
+
+
+def _linear(node, shape):
+    w = _arr(node, "weight", 2)
+    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T)
+
+
+def _scale(node, shape):
+    s = _arr(node, "scale")
+    return LinearOp(lambda x: x * s.reshape((1,) + s.shape) if s.ndim else x * s)
+
+
+def _conv2d(node, shape):
+    w = _arr(node, "weight", 4)
+    stride, dilation = pair(node.stride), pair(node.dilation)
+    groups = int(np.asarray(node.groups).ravel()[0]) if np.size(node.groups) else 1
+    if isinstance(node.padding, str):
+        if node.padding == "valid":
+            padding = (0, 0)
+        elif node.padding == "same" and stride == (1, 1):
+            padding = tuple(dilation[i] * (w.shape[2 + i] - 1) // 2 for i in range(2))
+            if any((dilation[i] * (w.shape[2 + i] - 1)) % 2 for i in range(2)):
+                raise UnsupportedError(
+                    f"node '{node._name}' (Conv2d): padding='same' with an even kernel is "
+                    "asymmetric; pad explicitly")
+        else:
+            raise UnsupportedError(f"node '{node._name}' (Conv2d): padding={node.padding!r}")
+    else:
+        padding = pair(node.padding)
+    bias = _arr(node, "bias", 1) if getattr(node, "bias", None) is not None else None
+    if bias is None or bias.size != w.shape[0]:
+        bias = np.zeros(w.shape[0]) if bias is None or bias.size <= 1 else bias
+    conv = dict(weight=w, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def apply(x):
+        y = conv2d(x.reshape(len(x), *shape), w, stride, padding, dilation, groups)
+        return y + bias[None, :, None, None]
+
+    return LinearOp(apply, conv)
+
+
+def _pool(average: bool):
+    def make(node, shape):
+        kernel, stride, padding = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+        if len(shape) != 3:
+            raise FrontendError(
+                f"node '{node._name}' ({type(node).__name__}): expects a (C, H, W) input, "
+                f"receives shape {tuple(shape)}")
+        k = pool_kernel(shape[0], kernel, average)
+        conv = dict(weight=k, stride=stride, padding=padding, dilation=(1, 1), groups=shape[0])
+        return LinearOp(
+            lambda x: conv2d(x.reshape(len(x), *shape), k, stride, padding, (1, 1), shape[0]),
+            conv)
+
+    return make
+
+
+def _flatten(node, shape):
+    return LinearOp(lambda x: x.reshape(len(x), -1))
+
+
+def _identity(node, shape):
+    return LinearOp(lambda x: x)
+
+
+def _neuron(kind):
+    def make(node, name):
+        p = {}
+        for key in ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset",
+                    "w_in"):
+            if getattr(node, key, None) is not None:
+                p[key] = np.asarray(getattr(node, key), dtype=np.float64)
+        tau_mem = p.get("tau", p.get("tau_mem"))
+        ref = tau_mem if tau_mem is not None else p["r"]
+        shape = tuple(int(s) for s in ref.shape) or (1,)
+        n = int(np.prod(shape))
+
+        def flat(a, default):
+            a = np.full(n, default, dtype=np.float64) if a is None else np.asarray(a, float)
+            if a.size == 1:
+                a = np.full(n, float(a.ravel()[0]))
+            if a.size != n:
+                raise FrontendError(
+                    f"node '{name}' ({type(node).__name__}): parameter shapes disagree "
+                    f"({a.size} values for {n} neurons)")
+            return a.ravel().copy()
+
+        g = NeuronGroup(
+            name=name, nir_node=name, kind=kind, shape=shape,
+            tau_mem=flat(tau_mem, np.inf), r=flat(p.get("r"), 1.0),
+            v_leak=flat(p.get("v_leak"), 0.0),
+            v_threshold=flat(p.get("v_threshold"), np.inf), bias=np.zeros(n),
+            tau_syn=flat(p["tau_syn"], 0) if "tau_syn" in p else None,
+            w_in=flat(p.get("w_in"), 1.0) if "tau_syn" in p else None,
+        )
+        _check_neuron(g, node, flat(p.get("v_reset"), 0.0))
+        return g
+
+    return make
+
+
+LINEAR_NODES: dict[str, Callable] = {
+    "Affine": _affine, "Linear": _linear, "Scale": _scale, "Conv2d": _conv2d,
+    "SumPool2d": _pool(False), "AvgPool2d": _pool(True), "Flatten": _flatten,
+    "Input": _identity, "Output": _identity,
+}
+NEURON_NODES: dict[str, Callable] = {
+    "LIF": _neuron("lif"), "CubaLIF": _neuron("cubalif"), "IF": _neuron("if"),
+    "LI": _neuron("li"), "CubaLI": _neuron("cubali"),
+}
+SUPPORTED = sorted([k for k in LINEAR_NODES if k not in ("Input", "Output")] + list(NEURON_NODES)
+                   + ["Input", "Output", "NIRGraph"])
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _arr(node, key, ndim=None) -> np.ndarray:
+    a = np.asarray(getattr(node, key), dtype=np.float64)
+    if ndim is not None and a.ndim != ndim:
+        raise FrontendError(
+            f"node '{node._name}' ({type(node).__name__}): '{key}' has {a.ndim} dimensions, "
+            f"expected {ndim}")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.sum(~np.isfinite(a)))
+        raise FrontendError(
+            f"node '{node._name}' ({type(node).__name__}): '{key}' holds {bad} NaN/inf "
+            "value(s); fix the trained model before export")
+    return a
+
+
+def _check_neuron(g: NeuronGroup, node, v_reset: np.ndarray) -> None:
+    where = f"node '{g.nir_node}' ({type(node).__name__})"
+    for key in ("tau_mem", "r", "v_leak", "v_threshold", "tau_syn", "w_in"):
+        a = getattr(g, key)
+        if a is None:
+            continue
+        if np.any(np.isnan(a)):
+            raise FrontendError(f"{where}: '{key}' holds NaN; fix the model before export")
+        if key not in ("tau_mem", "v_threshold", "r") and not np.all(np.isfinite(a)):
+            raise FrontendError(f"{where}: '{key}' holds inf")
+    if np.any(np.isinf(g.r) & np.isfinite(g.tau_mem)):
+        raise FrontendError(f"{where}: 'r' is inf where tau is finite")
+    for key in ("tau_mem", "tau_syn"):
+        a = getattr(g, key)
+        if a is not None and np.any(a <= 0):
+            raise FrontendError(
+                f"{where}: {key.replace('_mem', '')} must be > 0 s, found {a.min():g} "
+                "(snnTorch exports beta > 1 as a negative tau); use 0 <= beta < 1")
+    if g.spiking and np.any(np.isinf(g.v_threshold)):
+        raise FrontendError(f"{where}: v_threshold must be finite for a spiking neuron")
+    if g.spiking and np.any(g.v_threshold <= 0):
+        raise UnsupportedError(
+            f"{where}: v_threshold must be > 0 (found {g.v_threshold.min():g}); Loihi compares "
+            "v > vth with vth >= 0")
+    if np.any(v_reset != 0):
+        raise UnsupportedError(
+            f"{where}: v_reset = {v_reset[v_reset != 0][0]:g}; Loihi's LIF resets to 0, "
+            "so only v_reset = 0 is supported")
+
+
+def _fail_type(name, node):
+    raise UnsupportedError(
+        f"node '{name}' has unsupported type {type(node).__name__}; supported: "
+        + ", ".join(SUPPORTED))
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def _load(source) -> tuple[object, str]:
+    import nir
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise FrontendError(f"NIR file '{path}' does not exist")
+        try:
+            return nir.read(str(path)), path.name
+        except Exception as e:  # nir raises KeyError/ValueError/OSError on bad files
+            raise FrontendError(
+                f"cannot read NIR file '{path}': {type(e).__name__}: {str(e).splitlines()[0]}"
+                " — is it a NIR graph written by nir.write?") from None
+    if type(source).__name__ == "NIRGraph":
+        return source, "<NIRGraph>"
+    raise FrontendError(f"expected a .nir path or a nir.NIRGraph, got {type(source).__name__}")
+
+
+def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
+    """Inline nested NIRGraphs: their Input/Output nodes become pass-throughs."""
+    nodes, edges = {}, []
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if type(node).__name__ == "NIRGraph":
+            sub_nodes, sub_edges = _flatten_graph(node, full + ".")
+            nodes.update(sub_nodes)
+            edges.extend(sub_edges)
+        else:
+            node._name = full
+            node._nested = bool(prefix)
+            nodes[full] = node
+    for src, dst in graph.edges:
+        edges.append((_port(graph, prefix, src, "Output"), _port(graph, prefix, dst, "Input")))
+    return nodes, edges
+
+
+def _port(graph, prefix, ref, kind):
+    """Resolve an edge endpoint: a subgraph reference points at its Input/Output node."""
+    head, _, rest = ref.partition(".")
+    node = graph.nodes.get(ref) or graph.nodes.get(head)
+    if node is not None and type(node).__name__ == "NIRGraph":
+        if rest and rest in node.nodes:
+            return _port(node, prefix + head + ".", rest, kind)
+        ends = [k for k, v in node.nodes.items() if type(v).__name__ == kind]
+        if len(ends) != 1:
+            raise FrontendError(f"subgraph '{prefix + head}' has {len(ends)} {kind} nodes")
+        return prefix + head + "." + ends[0]
+    return prefix + ref
+
+
+def read_nir(source) -> Network:
+    """Read a ``.nir`` file or ``nir.NIRGraph`` into a ``Network``."""
+    graph, label = _load(source)
+    nodes, edges = _flatten_graph(graph)
+    for name, node in nodes.items():
+        t = type(node).__name__
+        if t not in LINEAR_NODES and t not in NEURON_NODES:
+            _fail_type(name, node)
+    for src, dst in edges:
+        for end in (src, dst):
+            if end not in nodes:
+                raise FrontendError(f"edge ({src} → {dst}) names node '{end}', which is not in "
+                                    "the graph")
+    preds: dict[str, list[str]] = {k: [] for k in nodes}
+    succs: dict[str, list[str]] = {k: [] for k in nodes}
+    for src, dst in edges:
+        preds[dst].append(src)
+        succs[src].append(dst)
+    # Top-level Input/Output only: subgraph ones are pass-throughs.
+    inputs = sorted(k for k, v in nodes.items() if type(v).__name__ == "Input" and not v._nested)
+    outputs = sorted(k for k, v in nodes.items() if type(v).__name__ == "Output" and not v._nested)
+    if len(inputs) != 1:
+        raise UnsupportedError(f"graph {label} has {len(inputs)} Input nodes; neurocc compiles "
+                               "graphs with exactly one Input")
+    if not outputs:
+        raise FrontendError(f"graph {label} has no Output node")
+    in_name = inputs[0]
+    in_shape = _input_shape(nodes[in_name], in_name)
+
+    def is_neuron(k):
+        return type(nodes[k]).__name__ in NEURON_NODES
+
+    groups = {k: NEURON_NODES[type(nodes[k]).__name__](nodes[k], k)
+              for k in sorted(nodes) if is_neuron(k)}
+
+    # Shapes: every node's output shape, from the Input and the neuron groups outward.
+    shapes: dict[str, tuple] = {in_name: in_shape}
+    shapes.update({k: g.shape for k, g in groups.items()})
+    ops: dict[str, LinearOp] = {}
+
+    def shape_of(k, stack=()):
+        if k in shapes:
+            return shapes[k]
+        if k in stack:
+            raise FrontendError(f"node '{k}' is on a loop of linear nodes with no neuron to "
+                                "break it; a recurrent loop needs a neuron node")
+        ps = preds[k]
+        if not ps:
+            raise FrontendError(f"node '{k}' ({type(nodes[k]).__name__}) has no input edge")
+        in_shapes = {shape_of(p, stack + (k,)) for p in ps}
+        if len({int(np.prod(s)) for s in in_shapes}) > 1 or len(in_shapes) > 1:
+            raise FrontendError(
+                f"node '{k}' ({type(nodes[k]).__name__}): its inputs have different shapes "
+                + ", ".join(str(s) for s in sorted(in_shapes)))
+        sin = next(iter(in_shapes))
+        op = LINEAR_NODES[type(nodes[k]).__name__](nodes[k], sin)
+        try:
+            out = op.apply(np.zeros((1, *sin)))
+        except ValueError as e:
+            raise FrontendError(
+                f"node '{k}' ({type(nodes[k]).__name__}): cannot take input of shape "
+                f"{tuple(sin)} from node '{ps[0]}' ({e})") from None
+        _check_declared(nodes[k], k, sin)
+        ops[k] = op
+        shapes[k] = tuple(out.shape[1:])
+        return shapes[k]
+
+    for k in sorted(nodes):
+        if not is_neuron(k) and k != in_name:
+            shape_of(k)
+    for k, g in groups.items():
+        if not preds[k]:
+            raise FrontendError(f"neuron node '{k}' has no input edge")
+        src_shape = shape_of(preds[k][0])
+        if int(np.prod(src_shape)) != g.n:
+            raise FrontendError(
+                f"node '{k}' ({type(nodes[k]).__name__}): has {g.n} neurons but receives "
+                f"{int(np.prod(src_shape))} values from node '{preds[k][0]}' "
+                f"(shape {tuple(src_shape)})")
+
+    _check_reachable(in_name, outputs, succs, label)
+
+    projections, groups = _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron)
+
+    out_groups = []
+    for o in outputs:
+        src = _through_flatten(o, preds, nodes)
+        if src not in groups:
+            raise UnsupportedError(
+                f"Output '{o}' is fed by node '{src}' ({type(nodes[src]).__name__}), not a neuron:"
+                " add an LI (non-spiking readout) or LIF node before the output")
+        out_groups.append(src)
+
+    return Network(
+        input_shape=in_shape, groups=tuple(groups[k] for k in sorted(groups)),
+        projections=tuple(projections), outputs=tuple(out_groups), input_name=in_name,
+        meta={"source": label},
+    )
+
+
+def _input_shape(node, name) -> tuple[int, ...]:
+    t = getattr(node, "input_type", {}) or {}
+    shape = t.get("input") if isinstance(t, dict) else None
+    if shape is None:
+        raise FrontendError(f"Input node '{name}' declares no shape")
+    shape = tuple(int(s) for s in np.asarray(shape).ravel())
+    if not shape or min(shape) <= 0:
+        raise FrontendError(f"Input node '{name}' has invalid shape {shape}")
+    return shape
+
+
+def _check_declared(node, name, in_shape) -> None:
+    """A node's declared input shape (if any) must agree with what flows into it."""
+    t = getattr(node, "input_type", None)
+    declared = t.get("input") if isinstance(t, dict) else None
+    if declared is None or type(node).__name__ in ("Flatten", "Output", "Affine", "Linear"):
+        return
+    declared = tuple(int(s) for s in np.asarray(declared).ravel())
+    if declared and int(np.prod(declared)) != int(np.prod(in_shape)):
+        raise FrontendError(
+            f"node '{name}' ({type(node).__name__}): declares input shape {declared} but "
+            f"receives {tuple(in_shape)}")
+
+
+def _check_reachable(in_name, outputs, succs, label) -> None:
+    seen, stack = {in_name}, [in_name]
+    while stack:
+        for nxt in succs[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    for o in outputs:
+        if o not in seen:
+            raise FrontendError(f"graph {label}: no path from Input '{in_name}' to Output '{o}'")
+
+
+def _through_flatten(k, preds, nodes) -> str:
+    """Walk back from an Output through shape-only nodes (Flatten, subgraph ends)."""
+    while True:
+        ps = preds[k]
+        if len(ps) != 1:
+            return k
+        p = ps[0]
+        if type(nodes[p]).__name__ in ("Flatten", "Input", "Output") and preds[p]:
+            k = p
+            continue
+        return p
+
+
+def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
+    """One projection per (source, destination group) pair."""
+    projections: list[Projection] = []
+    new_groups = dict(groups)
+    for dst in sorted(groups):
+        # The linear subgraph feeding dst, and the sources (neurons / input) at its edge.
+        linear, sources, stack = [], [], list(preds[dst])
+        while stack:
+            k = stack.pop()
+            if k == in_name or is_neuron(k):
+                if k not in sources:
+                    sources.append(k)
+            elif k not in linear:
+                linear.append(k)
+                stack.extend(preds[k])
+        sources.sort()
+        g = groups[dst]
+
+        def evaluate(active: str | None, batch: np.ndarray | None) -> np.ndarray:
+            """Current into dst when source ``active`` emits ``batch`` and the rest emit 0."""
+            b = 1 if batch is None else len(batch)
+            memo: dict[str, np.ndarray] = {}
+
+            def value(k):
+                if k in memo:
+                    return memo[k]
+                if k == in_name or is_neuron(k):
+                    v = batch if (k == active and batch is not None) else None
+                    v = np.zeros((b, *shapes[k])) if v is None else v.reshape(b, *shapes[k])
+                else:
+                    total = sum(value(p).reshape(b, -1) for p in preds[k])
+                    pin = shapes[preds[k][0]]
+                    v = ops[k].apply(total.reshape(b, *pin))
+                memo[k] = v
+                return v
+
+            return sum(value(p).reshape(b, -1) for p in preds[dst])
+
+        offset = evaluate(None, None)[0]
+        if np.any(offset != 0):
+            new_groups[dst] = _with_bias(new_groups[dst], g.bias + offset)
+        for src in sources:
+            src_name = INPUT if src == in_name else src
+            chain = _single_conv_chain(src, dst, preds, nodes, ops, linear)
+            fused = tuple(sorted(linear_between(src, dst, preds, linear)))
+            n_src = int(np.prod(shapes[src]))
+            if chain is not None:
+                k, cspec = chain
+                conn = Conv(in_shape=tuple(shapes[preds[k][0]]), out_shape=tuple(shapes[k]),
+                            **cspec)
+                if conn.shape != (g.n, n_src):
+                    conn = None
+            else:
+                conn = None
+            if conn is None:
+                if n_src * g.n > MAX_EXPANDED_SYNAPSES:
+                    raise UnsupportedError(
+                        f"projection {src} → {dst} (NIR nodes {', '.join(fused)}) would expand "
+                        f"to a {g.n}×{n_src} dense matrix; use a single Conv2d or Affine "
+                        "between neuron layers")
+                eye = np.eye(n_src)
+                w = (evaluate(src, eye) - offset).T
+                w[np.abs(w) < 1e-12 * max(np.abs(w).max(), 1e-300)] = 0.0
+                conn = Dense(w)
+            projections.append(Projection(
+                name=f"{src_name}->{dst}", src=src_name, dst=dst, conn=conn, nir_nodes=fused))
+    return projections, new_groups
+
+
+def linear_between(src, dst, preds, linear) -> set[str]:
+    """Linear nodes on some path src → dst."""
+    on_path, stack = set(), [(p, ()) for p in preds[dst]]
+    while stack:
+        k, trail = stack.pop()
+        if k == src:
+            on_path.update(trail)
+        elif k in linear and k not in trail:
+            stack.extend((p, trail + (k,)) for p in preds[k])
+    return on_path
+
+
+def _single_conv_chain(src, dst, preds, nodes, ops, linear):
+    """If src reaches dst through exactly one conv-like node plus Flatten/Scale-free
+    pass-throughs, and nothing else feeds that path, return (node name, Conv pieces)."""
+    path, k = [], dst
+    while True:
+        ps = preds[k]
+        if len(ps) != 1:
+            return None
+        k = ps[0]
+        if k == src:
+            break
+        if k not in linear:
+            return None
+        path.append(k)
+    convs = [p for p in path if ops[p].conv is not None]
+    others = [p for p in path if ops[p].conv is None
+              and type(nodes[p]).__name__ not in ("Flatten", "Input", "Output")]
+    if len(convs) != 1 or others:
+        return None
+    return convs[0], ops[convs[0]].conv  # a conv bias is in the group's offset
+
+
+def _with_bias(g: NeuronGroup, bias: np.ndarray) -> NeuronGroup:
+    from dataclasses import replace
+
+    return replace(g, bias=np.asarray(bias, dtype=np.float64))
+
+
+__all__ = ["read_nir", "SUPPORTED"]

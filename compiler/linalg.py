@@ -1,0 +1,96 @@
+"""Small numpy kernels shared by the frontend, the reference simulator and the emulator.
+
+Convolution uses PyTorch's cross-correlation convention on ``(B, C, H, W)`` arrays. Integer
+inputs are computed in float64 BLAS and cast back: exact while every partial sum stays
+below 2^53, which ``exact_in_float64`` checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT64_EXACT = 2**53
+
+
+def pair(v) -> tuple[int, int]:
+    """``3`` or ``[3]`` or ``(3, 3)`` → ``(3, 3)``."""
+    a = np.atleast_1d(np.asarray(v)).astype(int).ravel()
+    if a.size == 1:
+        return (int(a[0]), int(a[0]))
+    return (int(a[0]), int(a[1]))
+
+
+def conv_out_hw(hw, kernel, stride, padding, dilation) -> tuple[int, int]:
+    return tuple(
+        (hw[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
+        for i in range(2)
+    )
+
+
+def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding, dilation) -> np.ndarray:
+    """``(B, C, H, W)`` → ``(B, C, kh*kw, Ho*Wo)`` patches."""
+    b, c, h, w = x.shape
+    ho, wo = conv_out_hw((h, w), (kh, kw), stride, padding, dilation)
+    if padding != (0, 0):
+        x = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    cols = np.empty((b, c, kh * kw, ho * wo), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dilation[0], j * dilation[1]
+            patch = x[:, :, r0 : r0 + stride[0] * (ho - 1) + 1 : stride[0],
+                      c0 : c0 + stride[1] * (wo - 1) + 1 : stride[1]]
+            cols[:, :, i * kw + j, :] = patch.reshape(b, c, ho * wo)
+    return cols
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, stride=(1, 1), padding=(0, 0),
+           dilation=(1, 1), groups: int = 1) -> np.ndarray:
+    """Cross-correlation of ``x`` ``(B, C_in, H, W)`` with ``weight``
+    ``(C_out, C_in // groups, kH, kW)`` → ``(B, C_out, H_out, W_out)`` (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    b, c_in, h, w = x.shape
+    c_out, cpg, kh, kw = weight.shape
+    ho, wo = conv_out_hw((h, w), (kh, kw), stride, padding, dilation)
+    cols = _im2col(x, kh, kw, stride, padding, dilation)            # (B, C_in, K, P)
+    cols = cols.reshape(b, groups, cpg * kh * kw, ho * wo)          # (B, G, cpg*K, P)
+    wg = np.asarray(weight, dtype=np.float64).reshape(groups, c_out // groups, cpg * kh * kw)
+    out = np.matmul(wg[None], cols)                                  # (B, G, C_out/G, P)
+    return out.reshape(b, c_out, ho, wo)
+
+
+def pool_kernel(channels: int, kernel: tuple[int, int], average: bool) -> np.ndarray:
+    """Depthwise kernel ``(C, 1, kh, kw)`` that sums (or averages) each channel's window."""
+    k = np.ones((channels, 1, *kernel))
+    return k / (kernel[0] * kernel[1]) if average else k
+
+
+def conv_matrix(conv) -> np.ndarray:
+    """Expand a ``Conv`` connectivity to its dense ``(n_out, n_in)`` matrix."""
+    n_in = int(np.prod(conv.in_shape))
+    eye = np.eye(n_in).reshape(n_in, *conv.in_shape)
+    out = conv2d(eye, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return out.reshape(n_in, -1).T.copy()
+
+
+def conv_fanout(conv) -> np.ndarray:
+    """Synapses each input neuron drives through a conv (nonzero taps landing inside the
+    output), shape ``(n_in,)``: the column sums of the conv's 0/1 pattern, computed a block
+    of input neurons at a time so large layers never materialise the full matrix."""
+    n_in = int(np.prod(conv.in_shape))
+    n_out = int(np.prod(conv.out_shape))
+    nz = (conv.weight != 0).astype(np.float64)
+    total = np.zeros(n_in)
+    block = max(1, 2**22 // max(n_out, 1))
+    for start in range(0, n_in, block):
+        idx = np.arange(start, min(n_in, start + block))
+        basis = np.zeros((len(idx), n_in))
+        basis[np.arange(len(idx)), idx] = 1.0
+        out = conv2d(basis.reshape(len(idx), *conv.in_shape), nz, conv.stride, conv.padding,
+                     conv.dilation, conv.groups)
+        total[idx] = out.reshape(len(idx), -1).sum(axis=1)
+    return total
+
+
+def exact_in_float64(max_abs_input: float, max_abs_weight: float, fan_in: int) -> bool:
+    """True when a float64 matmul of integers of these sizes cannot lose a bit."""
+    return max_abs_input * max_abs_weight * max(fan_in, 1) < FLOAT64_EXACT

@@ -1,0 +1,180 @@
+"""Quantize: per-step factors → Lava's fixed-point numbers, one scale per layer.
+
+For each group we choose a scale ``S`` (integer threshold units per model membrane unit):
+``vth = θ·S`` and the integer membrane is ``v_int = 64·S·v``. Each incoming projection then
+gets integer weights ``w_int`` and an exponent ``e`` with ``w_int·2^e ≈ S·w``, using the
+8-bit mantissa fully. ``S`` is the largest value that keeps, with the worst-case input (every
+input active at its maximum at once):
+
+- the current ``u`` inside 24 bits (no wrap),
+- the membrane inside 24 bits up to threshold plus one step of input,
+- every weight inside the mantissa at the largest exponent (conv: exponent 0, because Lava's
+  Conv ignores ``weight_exp``),
+- the bias inside its mantissa at the largest exponent,
+- the threshold inside its 17 bits.
+
+Rounding errors are recorded per layer in the program's report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurocc.compiler import fixed_point as fx
+from neurocc.compiler.discretize import DiscreteGroup, DiscreteNetwork
+from neurocc.compiler.ir import INPUT, Conv, Dense, Sparse
+from neurocc.compiler.program import FxGroup, FxProjection
+from neurocc.errors import QuantizationError
+from neurocc.hw_configs import HardwareSpec
+
+SPARSE_DENSITY = 0.25
+"""Dense matrices with at most this fraction of nonzero weights are stored sparse (a
+compiler choice: it lowers synaptic memory and emulation cost, never the results)."""
+
+
+def _abs_row_sums(conn) -> np.ndarray:
+    """Σ_j |w_ij| per post neuron."""
+    if isinstance(conn, Dense):
+        return np.abs(conn.weight).sum(axis=1)
+    if isinstance(conn, Sparse):
+        return np.bincount(conn.rows, weights=np.abs(conn.data), minlength=conn.shape[0])
+    k = np.abs(conn.weight).reshape(conn.weight.shape[0], -1).sum(axis=1)
+    return np.repeat(k, int(np.prod(conn.out_shape[1:])))  # upper bound (ignores padding)
+
+
+def _max_abs(conn) -> float:
+    w = conn.data if isinstance(conn, Sparse) else conn.weight
+    return float(np.max(np.abs(w))) if w.size else 0.0
+
+
+@dataclass(frozen=True)
+class Quantize:
+    """The quantize pass. ``input_encoding`` is ``{"kind": "spikes"}`` or
+    ``{"kind": "graded", "max": X, "bits": b}`` (graded payloads ``round(x·(2^(b-1)-1)/X)``)."""
+
+    hw: HardwareSpec
+    reset: str = "zero"
+    input_encoding: dict | None = None
+    name = "quantize"
+
+    def run(self, dnet: DiscreteNetwork) -> tuple[tuple[FxGroup, ...], tuple[FxProjection, ...],
+                                                  dict]:
+        num = self.hw.numerics
+        enc = self.input_encoding or {"kind": "spikes"}
+        u_lim = (1 << (num.state_bits - 1)) / (1 << fx.ACT_SHIFT) - 1   # |U·S| bound
+        v_lim = (1 << (num.state_bits - 1)) / (1 << fx.VTH_SHIFT) - 1
+        vth_max = (1 << num.threshold_bits) - 1
+        bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
+        groups, projections, report = [], [], {"layers": {}, "projections": {}}
+
+        in_scale = 1.0
+        in_max = 1.0
+        if enc["kind"] == "graded":
+            in_max = float(enc["max"])
+            in_scale = ((1 << (enc["bits"] - 1)) - 1) / in_max
+
+        for g in dnet.groups:
+            incoming = [p for p in dnet.projections if p.dst == g.name]
+            src_max = {p.name: (in_max if p.src == INPUT else 1.0) for p in incoming}
+            # Worst-case |U| (model units) with every input at its maximum at once.
+            drive = sum((_abs_row_sums(p.conn) * src_max[p.name] for p in incoming),
+                        np.zeros(g.n))
+            u_max = float(drive.max()) / g.decay_u if incoming else 0.0
+            b_max = float(np.max(np.abs(g.bias))) if g.n else 0.0
+            limits = {}
+            if u_max > 0:
+                limits["current range (u, 24 bit)"] = u_lim / u_max
+            if g.spiking:
+                limits["threshold (17 bit)"] = vth_max / g.threshold
+                limits["membrane range (v, 24 bit)"] = v_lim / (g.threshold + u_max + b_max)
+            elif g.decay_v > 0 and (u_max + b_max) > 0:
+                limits["membrane range (v, 24 bit)"] = v_lim * g.decay_v / (u_max + b_max)
+            for p in incoming:
+                wmax = _max_abs(p.conn) / (in_scale if p.src == INPUT else 1.0)
+                if wmax == 0:
+                    continue
+                e_max = 0 if isinstance(p.conn, Conv) else num.weight_exp_max
+                hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+                limits[f"weights of {p.name} (mantissa at exponent {e_max})"] = \
+                    hi * 2.0**e_max / wmax
+            if b_max > 0:
+                limits["bias (mantissa at max exponent)"] = \
+                    bias_mant_max * 2.0**num.bias_exp_max / (64 * b_max)
+            if not limits:
+                limits["no inputs"] = 1.0
+            binding = min(limits, key=limits.get)
+            S = limits[binding]
+            if g.spiking:
+                vth = int(math.floor(g.threshold * S))
+                if vth < 1:
+                    raise QuantizationError(
+                        f"layer '{g.name}' (NIR node '{g.nir_node}'): threshold {g.threshold:g} "
+                        f"rounds to 0 (limited by {binding}); rescale the layer's weights or "
+                        "threshold")
+                S = vth / g.threshold
+            else:
+                vth = 1 << (num.threshold_bits)   # v (≤ 2^23 − 1) can never exceed vth << 6
+            # Decays.
+            du = int(np.clip(round(g.decay_u * fx.DECAY_UNITY) - 1, 0, fx.DECAY_UNITY - 1))
+            dv = int(np.clip(round(g.decay_v * fx.DECAY_UNITY), 0, fx.DECAY_UNITY - 1))
+            # Bias: one exponent per layer, the smallest that fits the mantissa.
+            b_int = g.bias * 64 * S
+            bias_exp = 0
+            while np.max(np.abs(b_int), initial=0) / 2**bias_exp > bias_mant_max + 0.5 \
+                    and bias_exp < num.bias_exp_max:
+                bias_exp += 1
+            bias_mant = np.clip(np.round(b_int / 2**bias_exp), -bias_mant_max - 1,
+                                bias_mant_max).astype(np.int64)
+            groups.append(FxGroup(
+                name=g.name, nir_node=g.nir_node, kind=g.kind, shape=g.shape, du=du, dv=dv,
+                vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, reset=self.reset,
+                spiking=g.spiking, v_scale=64 * S / g.norm))
+            eff_bias = fx.bias_value(bias_mant, bias_exp) / (64 * S)
+            report["layers"][g.name] = {
+                "nir_node": g.nir_node, "scale": S, "scale_limited_by": binding,
+                "vth": vth if g.spiking else None, "du": du, "dv": dv, "bias_exp": bias_exp,
+                "decay_v_error": abs((dv) / fx.DECAY_UNITY - g.decay_v),
+                "decay_u_error": abs((du + 1) / fx.DECAY_UNITY - g.decay_u),
+                "bias_max_abs_error": float(np.max(np.abs(eff_bias - g.bias), initial=0.0)),
+                "threshold_rel_error": (abs(vth / S - g.threshold) / g.threshold
+                                        if g.spiking else 0.0),
+            }
+            for p in incoming:
+                projections.append(self._projection(p, S, in_scale if p.src == INPUT else 1.0,
+                                                     report))
+        return tuple(groups), tuple(projections), report
+
+    def _projection(self, p, S: float, unit: float, report: dict) -> FxProjection:
+        """Integer weights and exponent for projection ``p`` into a layer of scale ``S``;
+        ``unit`` is the input payload per model unit (1 for spikes)."""
+        num = self.hw.numerics
+        conn = p.conn
+        wmax = _max_abs(conn) / unit
+        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+        e = 0
+        if not isinstance(conn, Conv) and wmax > 0:   # Lava's Conv ignores weight_exp
+            e = int(np.clip(math.ceil(math.log2(wmax * S / hi)), num.weight_exp_min,
+                            num.weight_exp_max))
+        factor = S / unit / 2.0**e
+        raw = conn.data if isinstance(conn, Sparse) else conn.weight
+        mode = fx.sign_mode(np.round(raw * factor))
+        qconn = conn.map_weights(lambda w: fx.quantize_to_grid(w * factor, mode, num.weight_bits))
+        q = qconn.data if isinstance(qconn, Sparse) else qconn.weight
+        err = q / factor - raw
+        denom = float(np.sqrt(np.mean(raw**2))) if raw.size else 1.0
+        report["projections"][p.name] = {
+            "weight_exp": e, "sign_mode": mode,
+            "weight_rms_rel_error": float(np.sqrt(np.mean(err**2)) / (denom or 1.0)),
+            "weight_max_abs_error": float(np.max(np.abs(err), initial=0.0)),
+            "weights_rounded_to_zero": int(np.count_nonzero((q == 0) & (raw != 0))),
+        }
+        if isinstance(qconn, Dense) and \
+                np.count_nonzero(qconn.weight) <= SPARSE_DENSITY * qconn.weight.size:
+            qconn = Sparse.from_dense(qconn.weight)
+        report["projections"][p.name]["kind"] = qconn.kind
+        return FxProjection(name=p.name, src=p.src, dst=p.dst, conn=qconn, weight_exp=e,
+                            sign_mode=mode, nir_nodes=p.nir_nodes,
+                            num_weight_bits=num.weight_bits)

@@ -1,0 +1,131 @@
+"""Energy and latency per inference: counted events × the hardware config's constants.
+
+    E = Σ synops·E_synop(kind) + N·steps·E_access + active·E_update
+        + spikes·E_spike + messages·E_message + hops_ew·E_ew + hops_ns·E_ns
+        + crossings·E_chip + P_static·chips·T_inference
+
+One inference is one sample run for all its steps (input steps plus the drain). A time step
+lasts as long as its busiest core's work (neuron accesses and updates, synaptic events,
+spikes, messages in and out), plus the longest route of a message sent in that step, plus
+the barrier synchronisation of the chips in use; the inference latency is the sum over its
+steps. Static power is charged per chip in use for the whole inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurocc.activity import Activity
+from neurocc.compiler.ir import INPUT
+from neurocc.compiler.mapping import route
+from neurocc.compiler.program import Program
+
+ASSUMPTIONS = (
+    "one inference = one sample for all executed steps (input steps + pipeline drain)",
+    "a step lasts as long as its busiest core's work + the longest message route + the barrier",
+    "every neuron is accessed every step; it is 'active' (update energy) in a step where it "
+    "receives at least one synaptic event",
+    "one message per spike and destination core; dimension-order routing over the tile mesh",
+    "input spikes enter the mesh at core 0 (the host link's position is not modelled)",
+    "static power is charged per chip in use for the whole inference",
+    "I/O and host energy are not included",
+)
+
+TERMS = ("synaptic_ops", "neuron_updates", "spikes", "messages", "routing_hops",
+         "chip_crossings", "static")
+
+
+@dataclass
+class Estimate:
+    """Per-inference energy (J) and latency (s), with breakdowns."""
+
+    energy_j: float
+    breakdown_j: dict
+    by_layer_j: dict
+    latency_s: float
+    latency_breakdown_s: dict
+    counts: dict
+    per_core: list
+    chips: int
+
+    def to_dict(self) -> dict:
+        return {
+            "energy_per_inference_j": self.energy_j,
+            "energy_breakdown_j": self.breakdown_j,
+            "energy_by_layer_j": self.by_layer_j,
+            "latency_per_inference_s": self.latency_s,
+            "latency_breakdown_s": self.latency_breakdown_s,
+            "counts_per_inference": self.counts,
+            "chips_used": self.chips,
+        }
+
+
+def estimate(program: Program, act: Activity) -> Estimate:
+    """Energy and latency per inference (averaged over the batch)."""
+    hw = program.hw
+    e, lat = hw.energy, hw.latency
+    B = act.batch
+    routes = route(program.groups, program.projections, program.placement, hw,
+                   program.n_inputs)
+    e_syn = {"dense": e.synop_dense_j, "sparse": e.synop_sparse_j, "conv": e.synop_conv_j}
+    chips = program.chips_used
+
+    by_layer, totals = {}, dict.fromkeys(TERMS, 0.0)
+    counts = {"spikes": 0.0, "synaptic_ops": 0.0, "neuron_updates": 0.0,
+              "active_neuron_updates": 0.0, "messages": 0.0, "hops": 0.0,
+              "chip_crossings": 0.0, "input_events": act.input_events / B}
+    sources = [(g.name, act.spikes[g.name]) for g in program.groups]
+    sources.append((INPUT, act.input_per_channel))
+    for name, spk in sources:
+        layer = by_layer.setdefault(name, dict.fromkeys(TERMS[:-1], 0.0))
+        msgs = float(spk @ routes.msgs[name]) / B
+        hew = float(spk @ routes.hops_ew[name]) / B
+        hns = float(spk @ routes.hops_ns[name]) / B
+        cross = float(spk @ routes.chips[name]) / B
+        if name != INPUT:
+            layer["spikes"] = float(spk.sum()) / B * e.spike_out_j
+            counts["spikes"] += float(spk.sum()) / B
+        layer["messages"] = msgs * e.message_out_j
+        layer["routing_hops"] = hew * e.hop_ew_j + hns * e.hop_ns_j
+        layer["chip_crossings"] = cross * e.chip_crossing_j
+        counts["messages"] += msgs
+        counts["hops"] += hew + hns
+        counts["chip_crossings"] += cross
+    for p in program.projections:
+        n = act.synops[p.name] / B
+        by_layer[p.dst]["synaptic_ops"] += n * e_syn[act.synops_kind[p.name]]
+        counts["synaptic_ops"] += n
+    for g in program.groups:
+        access = g.n * act.steps_run
+        active = act.active_updates[g.name] / B
+        by_layer[g.name]["neuron_updates"] = access * e.neuron_access_j + active * e.neuron_update_j
+        counts["neuron_updates"] += access
+        counts["active_neuron_updates"] += active
+    for layer in by_layer.values():
+        for k, val in layer.items():
+            totals[k] += val
+
+    step_time = np.stack(act.step_core_time) if act.step_core_time else np.zeros((0, B))
+    barrier = lat.barrier(chips)
+    compute = float(step_time.sum(axis=0).mean()) if step_time.size else 0.0
+    latency = compute + barrier * act.steps_run
+    totals["static"] = e.static_power_w * chips * latency
+    energy = float(sum(totals.values()))
+    per_core = []
+    from neurocc.activity import CORE_TERMS
+
+    for c in program.placement.cores_used:
+        per_core.append({"core": int(c), **{t: float(act.core_work[c, i]) / B
+                                            for i, t in enumerate(CORE_TERMS)}})
+    names = {INPUT: "input"}
+    return Estimate(
+        energy_j=energy, breakdown_j=totals,
+        by_layer_j={names.get(k, k): {**v, "total": float(sum(v.values()))}
+                    for k, v in by_layer.items()},
+        latency_s=latency,
+        latency_breakdown_s={"busiest_core_and_routes": compute,
+                             "barrier_sync": barrier * act.steps_run,
+                             "steps": act.steps_run, "barrier_per_step": barrier},
+        counts=counts, per_core=per_core, chips=chips)
