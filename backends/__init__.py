@@ -98,7 +98,8 @@ class RunResult:
 
 def encode_input(program: Program, x: np.ndarray) -> np.ndarray:
     """Check ``x`` ``(steps, batch, *input_shape)`` against the program and turn it into
-    integer payloads ``(steps, batch, n_in)``."""
+    integer payloads ``(steps, batch, n_in)``: 0/1 spikes, or graded values rounded to
+    ``round(x · scale)`` with the program's payload scale."""
     x = np.asarray(x)
     shape = tuple(program.input_shape)
     if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
@@ -125,7 +126,7 @@ def encode_input(program: Program, x: np.ndarray) -> np.ndarray:
                 "spikes; encode it as 0/1 spikes or recompile with --graded-input MAX")
         return flat.astype(np.int64)
     lim = (1 << (enc["bits"] - 1)) - 1
-    scale = lim / enc["max"]
+    scale = enc["scale"]
     if np.max(np.abs(flat)) > enc["max"] * (1 + 1e-9):
         raise InputError(f"input magnitude {np.max(np.abs(flat)):g} exceeds the graded-input "
                          f"maximum {enc['max']:g} the program was compiled for")

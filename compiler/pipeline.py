@@ -38,7 +38,8 @@ def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float =
     placement = Place(hw).run(slices)
     report["warnings"] = list(dnet.warnings)
     return Program(
-        hw=hw, dt=dt, reset=reset, input_shape=net.input_shape, input_encoding=enc,
+        hw=hw, dt=dt, reset=reset, input_shape=net.input_shape,
+        input_encoding=report.pop("input_encoding"),
         groups=groups, projections=projections, outputs=net.outputs, network=net,
         depth=net.depth(), placement=placement, report=report, source=source or {})
 

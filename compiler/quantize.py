@@ -64,9 +64,6 @@ class Quantize:
                                                   dict]:
         num = self.hw.numerics
         enc = self.input_encoding or {"kind": "spikes"}
-        u_lim = (1 << (num.state_bits - 1)) / (1 << fx.ACT_SHIFT) - 1   # |U·S| bound
-        v_lim = (1 << (num.state_bits - 1)) / (1 << fx.VTH_SHIFT) - 1
-        vth_max = (1 << num.threshold_bits) - 1
         bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
         groups, projections, report = [], [], {"layers": {}, "projections": {}}
 
@@ -74,39 +71,13 @@ class Quantize:
         in_max = 1.0
         if enc["kind"] == "graded":
             in_max = float(enc["max"])
-            in_scale = ((1 << (enc["bits"] - 1)) - 1) / in_max
+            in_scale = self._input_scale(dnet, enc, in_max)
+            enc = {**enc, "scale": in_scale}
+        report["input_encoding"] = enc
 
         for g in dnet.groups:
             incoming = [p for p in dnet.projections if p.dst == g.name]
-            src_max = {p.name: (in_max if p.src == INPUT else 1.0) for p in incoming}
-            # Worst-case |U| (model units) with every input at its maximum at once.
-            drive = sum((_abs_row_sums(p.conn) * src_max[p.name] for p in incoming),
-                        np.zeros(g.n))
-            u_max = float(drive.max()) / g.decay_u if incoming else 0.0
-            b_max = float(np.max(np.abs(g.bias))) if g.n else 0.0
-            limits = {}
-            if u_max > 0:
-                limits["current range (u, 24 bit)"] = u_lim / u_max
-            if g.spiking:
-                limits["threshold (17 bit)"] = vth_max / g.threshold
-                limits["membrane range (v, 24 bit)"] = v_lim / (g.threshold + u_max + b_max)
-            elif g.decay_v > 0 and (u_max + b_max) > 0:
-                limits["membrane range (v, 24 bit)"] = v_lim * g.decay_v / (u_max + b_max)
-            for p in incoming:
-                wmax = _max_abs(p.conn) / (in_scale if p.src == INPUT else 1.0)
-                if wmax == 0:
-                    continue
-                e_max = 0 if isinstance(p.conn, Conv) else num.weight_exp_max
-                hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
-                limits[f"weights of {p.name} (mantissa at exponent {e_max})"] = \
-                    hi * 2.0**e_max / wmax
-            if b_max > 0:
-                limits["bias (mantissa at max exponent)"] = \
-                    bias_mant_max * 2.0**num.bias_exp_max / (64 * b_max)
-            if not limits:
-                limits["no inputs"] = 1.0
-            binding = min(limits, key=limits.get)
-            S = limits[binding]
+            S, binding = self._scale(g, dnet, in_max, in_scale)
             if g.spiking:
                 vth = int(math.floor(g.threshold * S))
                 if vth < 1:
@@ -146,6 +117,68 @@ class Quantize:
                 projections.append(self._projection(p, S, in_scale if p.src == INPUT else 1.0,
                                                      report))
         return tuple(groups), tuple(projections), report
+
+    def _scale(self, g: DiscreteGroup, dnet: DiscreteNetwork, in_max: float,
+               in_scale: float | None) -> tuple[float, str]:
+        """The largest layer scale S every limit allows, and the limit that binds.
+        ``in_scale`` None: ignore the input projections' weight limits (graded input whose
+        payload scale is still to be chosen)."""
+        num = self.hw.numerics
+        u_lim = (1 << (num.state_bits - 1)) / (1 << fx.ACT_SHIFT) - 1   # |U·S| bound
+        v_lim = (1 << (num.state_bits - 1)) / (1 << fx.VTH_SHIFT) - 1
+        vth_max = (1 << num.threshold_bits) - 1
+        bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
+        incoming = [p for p in dnet.projections if p.dst == g.name]
+        src_max = {p.name: (in_max if p.src == INPUT else 1.0) for p in incoming}
+        # Worst-case |U| (model units) with every input at its maximum at once.
+        drive = sum((_abs_row_sums(p.conn) * src_max[p.name] for p in incoming),
+                    np.zeros(g.n))
+        u_max = float(drive.max()) / g.decay_u if incoming else 0.0
+        b_max = float(np.max(np.abs(g.bias))) if g.n else 0.0
+        limits = {}
+        if u_max > 0:
+            limits["current range (u, 24 bit)"] = u_lim / u_max
+        if g.spiking:
+            limits["threshold (17 bit)"] = vth_max / g.threshold
+            limits["membrane range (v, 24 bit)"] = v_lim / (g.threshold + u_max + b_max)
+        elif g.decay_v > 0 and (u_max + b_max) > 0:
+            limits["membrane range (v, 24 bit)"] = v_lim * g.decay_v / (u_max + b_max)
+        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+        for p in incoming:
+            if p.src == INPUT and in_scale is None:
+                continue
+            wmax = _max_abs(p.conn) / (in_scale if p.src == INPUT else 1.0)
+            if wmax == 0:
+                continue
+            e_max = 0 if isinstance(p.conn, Conv) else num.weight_exp_max
+            limits[f"weights of {p.name} (mantissa at exponent {e_max})"] = \
+                hi * 2.0**e_max / wmax
+        if b_max > 0:
+            limits["bias (mantissa at max exponent)"] = \
+                bias_mant_max * 2.0**num.bias_exp_max / (64 * b_max)
+        if not limits:
+            limits["no inputs"] = 1.0
+        binding = min(limits, key=limits.get)
+        return limits[binding], binding
+
+    def _input_scale(self, dnet: DiscreteNetwork, enc: dict, in_max: float) -> float:
+        """Graded payload per input unit: a power of two chosen so that the input
+        projections' weights use their full mantissa at exponent 0, capped by the payload
+        width. (Too fine a payload would push every input weight below one mantissa step.)"""
+        num = self.hw.numerics
+        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+        cap = ((1 << (enc["bits"] - 1)) - 1) / in_max
+        best = cap
+        for g in dnet.groups:
+            ins = [p for p in dnet.projections if p.dst == g.name and p.src == INPUT]
+            if not ins:
+                continue
+            S, _ = self._scale(g, dnet, in_max, None)
+            for p in ins:
+                wmax = _max_abs(p.conn)
+                if wmax > 0:
+                    best = min(best, wmax * S / hi)
+        return float(2.0 ** math.floor(math.log2(max(best, 1e-300)))) if best < cap else cap
 
     def _projection(self, p, S: float, unit: float, report: dict) -> FxProjection:
         """Integer weights and exponent for projection ``p`` into a layer of scale ``S``;

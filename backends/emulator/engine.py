@@ -12,6 +12,13 @@ phases of a Loihi time step in order:
 
 Emulator step ``k`` (0-based) is Lava's ``time_step`` ``k + 1``; input row ``x[k]`` enters the
 synapses at step ``k``. The one and only arithmetic is ``compiler.fixed_point``.
+
+Start of a sample: every group begins from u = v = 0 and is *held* (state kept at zero, no
+spikes, input ignored) until the first input of the sample can reach it, i.e. for its first
+``hop depth`` steps. Without the hold, a biased layer would integrate its bias for ``depth``
+extra steps before its first input arrives; with it, every layer's spike train is exactly the
+snnTorch (no per-layer delay) train shifted by the layer's depth. Groups the input does not
+reach start at step 0.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocc.compiler import fixed_point as fx
-from neurocc.compiler.ir import INPUT, Conv, Sparse
+from neurocc.compiler.ir import INPUT, Conv, Sparse, hop_depths
 from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
 from neurocc.compiler.program import FxProjection, Program
 
@@ -102,7 +109,7 @@ class Emulator:
         self.batch = batch
         self.record_state = record_state
         enc = program.input_encoding
-        max_in = ((1 << (enc["bits"] - 1)) - 1) if enc["kind"] == "graded" else 1
+        max_in = int(np.ceil(enc["max"] * enc["scale"])) if enc["kind"] == "graded" else 1
         max_spike = 1
         self.syn = [_Synapses(p, max_in if p.src == INPUT else max_spike)
                     for p in program.projections]
@@ -113,6 +120,8 @@ class Emulator:
         self.vth = [g.vth << fx.VTH_SHIFT for g in self.groups]
         self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
                          for g in self.groups}
+        depths = hop_depths(program.network)
+        self.start = [depths.get(g.name, 0) for g in self.groups]
         self.reset()
 
     def reset(self) -> None:
@@ -123,11 +132,15 @@ class Emulator:
         self.buf = [np.zeros((B, p.conn.shape[0]), dtype=np.int64) for p in self.prog.projections]
         self.u_wraps = [0] * len(self.groups)
         self.v_clips = [0] * len(self.groups)
+        self.t = 0
 
     def step(self, x_t: np.ndarray) -> list[np.ndarray]:
         """One time step with input payloads ``x_t`` (B, n_in) int; returns spikes per group."""
         spikes = []
         for gi, g in enumerate(self.groups):
+            if self.t < self.start[gi]:          # held until the sample's input arrives
+                spikes.append(self.s[gi])        # all False, state all zero
+                continue
             a_in = sum((self.buf[i] for i in self.incoming[g.name]),
                        np.zeros((self.batch, g.n), dtype=np.int64))
             u = fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT)
@@ -147,6 +160,7 @@ class Emulator:
         src[INPUT] = x_t
         for i, p in enumerate(self.prog.projections):
             self.buf[i] = self.syn[i](src[p.src])
+        self.t += 1
         return spikes
 
     @property

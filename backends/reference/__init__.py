@@ -3,8 +3,9 @@ NIR parameters (time constants, r, v_leak, thresholds, weights), without any qua
 
 It follows NIR's equations with the program's ``dt`` and reset rule, and the chip's timing
 (every projection delays by one step), so its outputs align with the fixed-point backends'.
-For a feed-forward network this timing only shifts each layer's spike train, so its spike
-counts equal snnTorch's, which has no per-layer delay.
+Like the emulator, each group is held at zero until the sample's first input reaches it (its
+hop depth), so a feed-forward network's spike trains are exactly snnTorch's (which has no
+per-layer delay) shifted by each layer's depth.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocc.backends import Trace
-from neurocc.compiler.ir import INPUT, Conv, NeuronGroup
+from neurocc.compiler.ir import INPUT, Conv, NeuronGroup, hop_depths
 from neurocc.compiler.linalg import conv2d
 from neurocc.compiler.program import Program
 
@@ -70,9 +71,13 @@ class ReferenceBackend:
         keep_v = [g.name for g in net.groups
                   if record_state or (g.name in net.outputs and not g.spiking)]
         v = {n: np.zeros((steps, batch, net.group(n).n)) for n in keep_v}
+        depths = hop_depths(net)
         for t in range(steps):
             out = {INPUT: x[t].astype(np.float64)}
             for nrn in neurons:
+                if t < depths.get(nrn.g.name, 0):   # held until the input arrives
+                    out[nrn.g.name] = nrn.s
+                    continue
                 current = sum((buf[p.name] for p in net.incoming(nrn.g.name)),
                               np.zeros((batch, nrn.g.n)))
                 out[nrn.g.name] = nrn.step(current)

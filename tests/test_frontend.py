@@ -1,0 +1,221 @@
+"""NIR frontend: what it accepts, how it fuses linear chains, and how it refuses bad graphs."""
+
+import nir
+import numpy as np
+import pytest
+
+from neurocc.compiler.frontend import SUPPORTED, read_nir
+from neurocc.compiler.ir import INPUT, Conv, Dense, back_edges, hop_depths
+from neurocc.compiler.linalg import conv2d
+from neurocc.errors import FrontendError, UnsupportedError
+
+
+def lif(n, beta=0.9, thr=1.0, shape=None):
+    shape = shape or (n,)
+    dt = 1e-4
+    return nir.LIF(tau=np.full(shape, dt / (1 - beta)), r=np.full(shape, 1 / (1 - beta)),
+                   v_leak=np.zeros(shape), v_threshold=np.full(shape, thr))
+
+
+def mlp(rng, sizes=(6, 5, 3)):
+    nodes = {"in": nir.Input(input_type=np.array([sizes[0]]))}
+    edges, prev = [], "in"
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(size=(b, a)), bias=rng.normal(size=b))
+        nodes[f"lif{i}"] = lif(b)
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
+        prev = f"lif{i}"
+    nodes["out"] = nir.Output(output_type=np.array([sizes[-1]]))
+    edges.append((prev, "out"))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def test_mlp_groups_and_projections():
+    g = mlp(np.random.default_rng(0))
+    net = read_nir(g)
+    assert [x.name for x in net.groups] == ["lif0", "lif1"]
+    assert net.outputs == ("lif1",)
+    p0 = net.incoming("lif0")[0]
+    assert p0.src == INPUT and isinstance(p0.conn, Dense)
+    np.testing.assert_allclose(p0.conn.weight, g.nodes["fc0"].weight)
+    # Affine biases become the destination group's constant input current
+    np.testing.assert_allclose(net.group("lif0").bias, g.nodes["fc0"].bias)
+    assert net.depth() == 2
+
+
+def test_node_order_does_not_matter(tmp_path):
+    """Files read back alphabetically: names chosen so alphabetical ≠ topological."""
+    rng = np.random.default_rng(1)
+    nodes = {"z_in": nir.Input(input_type=np.array([4])),
+             "a_fc": nir.Affine(weight=rng.normal(size=(3, 4)), bias=np.zeros(3)),
+             "m_lif": lif(3), "b_fc": nir.Linear(weight=rng.normal(size=(2, 3))),
+             "c_lif": lif(2), "0_out": nir.Output(output_type=np.array([2]))}
+    edges = [("z_in", "a_fc"), ("a_fc", "m_lif"), ("m_lif", "b_fc"), ("b_fc", "c_lif"),
+             ("c_lif", "0_out")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    nir.write(tmp_path / "g.nir", graph)
+    a, b = read_nir(graph), read_nir(tmp_path / "g.nir")
+    assert a.outputs == b.outputs == ("c_lif",)
+    for pa, pb in zip(a.projections, b.projections):
+        assert (pa.src, pa.dst) == (pb.src, pb.dst)
+        np.testing.assert_array_equal(pa.conn.to_dense(), pb.conn.to_dense())
+
+
+def test_conv_pool_flatten_affine_fuse_to_one_dense_projection():
+    rng = np.random.default_rng(2)
+    w_conv = rng.normal(size=(2, 1, 3, 3))
+    w_fc = rng.normal(size=(3, 2 * 3 * 3))
+    nodes = {
+        "in": nir.Input(input_type=np.array([1, 6, 6])),
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=w_conv, stride=1, padding=1, dilation=1,
+                           groups=1, bias=np.zeros(2)),
+        "l1": lif(72, shape=(2, 6, 6)),
+        "pool": nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                              padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 3, 3])}, start_dim=0),
+        "fc": nir.Affine(weight=w_fc, bias=np.zeros(3)),
+        "l2": lif(3), "out": nir.Output(output_type=np.array([3])),
+    }
+    edges = [("in", "conv"), ("conv", "l1"), ("l1", "pool"), ("pool", "flat"), ("flat", "fc"),
+             ("fc", "l2"), ("l2", "out")]
+    net = read_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    conv = net.incoming("l1")[0]
+    assert isinstance(conv.conn, Conv) and conv.conn.out_shape == (2, 6, 6)
+    fused = net.incoming("l2")[0]
+    assert isinstance(fused.conn, Dense) and set(fused.nir_nodes) == {"pool", "flat", "fc"}
+    # the fused matrix is the composition: fc ∘ flatten ∘ avgpool
+    x = rng.random((5, 2, 6, 6))
+    pooled = x.reshape(5, 2, 3, 2, 3, 2).mean(axis=(3, 5)).reshape(5, -1)
+    np.testing.assert_allclose(x.reshape(5, -1) @ fused.conn.weight.T, pooled @ w_fc.T,
+                               atol=1e-12)
+    # and the conv keeps PyTorch's cross-correlation convention
+    y = conv2d(x[:, :1], w_conv, padding=(1, 1))
+    np.testing.assert_allclose(y.reshape(5, -1), x[:, :1].reshape(5, -1) @
+                               conv.conn.to_dense().T, atol=1e-12)
+
+
+def test_recurrent_edge_is_a_back_edge():
+    rng = np.random.default_rng(3)
+    g = mlp(rng, (4, 3))
+    g.nodes["rec"] = nir.Linear(weight=rng.normal(size=(3, 3)))
+    g.edges += [("lif0", "rec"), ("rec", "lif0")]
+    net = read_nir(g)
+    assert {p.name for p in net.projections} == {"<input>->lif0", "lif0->lif0"}
+    assert back_edges(net) == {"lif0->lif0"}
+    assert hop_depths(net) == {"lif0": 1}
+
+
+def test_nested_subgraph_is_inlined():
+    rng = np.random.default_rng(4)
+    inner = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                                "lif": lif(3), "w": nir.Linear(weight=rng.normal(size=(3, 3))),
+                                "output": nir.Output(output_type=np.array([3]))},
+                         edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
+                         type_check=False)
+    outer = nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([2])),
+                                "fc": nir.Affine(weight=rng.normal(size=(3, 2)), bias=np.zeros(3)),
+                                "rnn": inner, "out": nir.Output(output_type=np.array([3]))},
+                         edges=[("in", "fc"), ("fc", "rnn"), ("rnn", "out")], type_check=False)
+    net = read_nir(outer)
+    assert [g.name for g in net.groups] == ["rnn.lif"]
+    assert {(p.src, p.dst) for p in net.projections} == {(INPUT, "rnn.lif"),
+                                                         ("rnn.lif", "rnn.lif")}
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+def test_unsupported_node_lists_supported_types():
+    g = mlp(np.random.default_rng(5))
+    g.nodes["fc1"] = nir.Threshold(threshold=np.ones(3))
+    with pytest.raises(UnsupportedError, match=r"node 'fc1' has unsupported type Threshold; "
+                                               r"supported: .*LIF"):
+        read_nir(g)
+    assert "CubaLIF" in SUPPORTED and "Conv2d" in SUPPORTED
+
+
+def test_nan_weights_are_named():
+    g = mlp(np.random.default_rng(6))
+    g.nodes["fc1"].weight[0, 0] = np.nan
+    with pytest.raises(FrontendError, match=r"node 'fc1' \(Affine\): 'weight' holds 1 NaN/inf"):
+        read_nir(g)
+
+
+def test_negative_time_constant():
+    g = mlp(np.random.default_rng(7))
+    g.nodes["lif0"].tau[:] = -1e-3
+    with pytest.raises(FrontendError, match=r"node 'lif0' \(LIF\): tau must be > 0 s"):
+        read_nir(g)
+
+
+def test_nan_time_constant():
+    g = mlp(np.random.default_rng(7))
+    g.nodes["lif1"].tau[1] = np.nan
+    with pytest.raises(FrontendError, match=r"node 'lif1' \(LIF\): 'tau_mem' holds NaN"):
+        read_nir(g)
+
+
+def test_shape_mismatch_names_both_nodes():
+    g = mlp(np.random.default_rng(8))
+    g.nodes["fc1"] = nir.Affine(weight=np.ones((4, 5)), bias=np.zeros(4))
+    with pytest.raises(FrontendError, match=r"node 'lif1' \(LIF\): has 3 neurons but receives 4 "
+                                            r"values from node 'fc1'"):
+        read_nir(g)
+
+
+def test_no_path_from_input_to_output():
+    rng = np.random.default_rng(9)
+    nodes = {"in": nir.Input(input_type=np.array([3])), "a": lif(3), "b": lif(3),
+             "w": nir.Linear(weight=rng.normal(size=(3, 3))),
+             "w2": nir.Linear(weight=rng.normal(size=(3, 3))),
+             "out": nir.Output(output_type=np.array([3]))}
+    edges = [("in", "w"), ("w", "a"), ("b", "w2"), ("w2", "b"), ("b", "out")]
+    with pytest.raises(FrontendError, match=r"no path from Input 'in' to Output 'out'"):
+        read_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+def test_nonzero_reset_potential_is_unsupported():
+    g = mlp(np.random.default_rng(10))
+    g.nodes["lif0"].v_reset[:] = 0.5
+    with pytest.raises(UnsupportedError, match=r"v_reset = 0.5; Loihi's LIF resets to 0"):
+        read_nir(g)
+
+
+def test_output_fed_by_linear_node():
+    rng = np.random.default_rng(11)
+    nodes = {"in": nir.Input(input_type=np.array([3])), "a": lif(3),
+             "w": nir.Linear(weight=rng.normal(size=(3, 3))),
+             "w2": nir.Linear(weight=rng.normal(size=(2, 3))),
+             "out": nir.Output(output_type=np.array([2]))}
+    edges = [("in", "w"), ("w", "a"), ("a", "w2"), ("w2", "out")]
+    with pytest.raises(UnsupportedError, match=r"Output 'out' is fed by node 'w2' \(Linear\), "
+                                               r"not a neuron"):
+        read_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+def test_linear_loop_without_neuron():
+    rng = np.random.default_rng(12)
+    nodes = {"in": nir.Input(input_type=np.array([3])), "a": lif(3),
+             "w": nir.Linear(weight=rng.normal(size=(3, 3))),
+             "w2": nir.Linear(weight=rng.normal(size=(3, 3))),
+             "out": nir.Output(output_type=np.array([3]))}
+    edges = [("in", "w"), ("w", "w2"), ("w2", "w"), ("w", "a"), ("a", "out")]
+    with pytest.raises(FrontendError, match="loop of linear nodes with no neuron"):
+        read_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+
+
+def test_corrupted_file(tmp_path):
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not an hdf5 file at all")
+    with pytest.raises(FrontendError, match=r"cannot read NIR file '.*bad.nir'"):
+        read_nir(bad)
+    with pytest.raises(FrontendError, match="does not exist"):
+        read_nir(tmp_path / "missing.nir")
+
+
+def test_two_inputs_unsupported():
+    g = mlp(np.random.default_rng(13))
+    g.nodes["in2"] = nir.Input(input_type=np.array([6]))
+    g.edges.append(("in2", "fc0"))
+    with pytest.raises(UnsupportedError, match="2 Input nodes"):
+        read_nir(g)
