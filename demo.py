@@ -1,0 +1,169 @@
+"""``neurocc demo``: the whole chain on the digits model, measured, in one command.
+
+snnTorch model (committed ``.nir``) → float accuracy in snnTorch → compile for a Loihi chip →
+bit-exact emulator on the held-out test split → accuracy, spike-count agreement with the float
+model, spikes and synaptic ops per layer, energy and latency per inference, and the hardware
+assumptions behind them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurocc.backends import run
+from neurocc.compiler.pipeline import compile_nir
+from neurocc.energy import ASSUMPTIONS
+from neurocc.report import counts_agreement, fmt_j, fmt_s, run_report
+
+ARTIFACTS = Path(__file__).resolve().parent / "models" / "artifacts" / "digits"
+
+
+def _log(progress: bool, msg: str) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
+         out_dir: str | Path = "out/digits") -> dict:
+    from neurocc.models.digits import data
+
+    nir_path, metrics_path = ARTIFACTS / "model.nir", ARTIFACTS / "metrics.json"
+    timings = {}
+    if retrain:
+        from neurocc.models.digits.train import train
+
+        _log(progress, f"retraining the digits model into {out_dir} ...")
+        t0 = time.perf_counter()
+        train(seed=0, out_dir=out_dir, progress=progress)
+        timings["train_s"] = time.perf_counter() - t0
+        nir_path, metrics_path = Path(out_dir) / "model.nir", Path(out_dir) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    x, labels = data.test_inputs()
+
+    # 1. the float model, as trained: snnTorch rebuilt from the .nir file
+    _log(progress, "float model (snnTorch, rebuilt from the .nir file) on the test split ...")
+    t0 = time.perf_counter()
+    try:
+        from neurocc.models.digits.evaluate import float_accuracy
+
+        flt = float_accuracy(nir_path)
+        float_source = "snnTorch, rebuilt from the .nir file"
+    except ImportError:  # torch not installed: the float NIR reference stands in
+        flt = None
+        float_source = "unavailable (torch not installed)"
+    timings["snntorch_s"] = time.perf_counter() - t0
+
+    # 2. compile for the chip
+    _log(progress, f"compiling for {hw} ...")
+    t0 = time.perf_counter()
+    prog = compile_nir(nir_path, hw=hw, dt=metrics.get("dt", data.DT),
+                       reset=metrics.get("reset", data.RESET))
+    timings["compile_s"] = time.perf_counter() - t0
+
+    # 3. the bit-exact emulator and the float reference on the whole test split
+    _log(progress, f"emulating {x.shape[1]} test samples × {x.shape[0]} steps ...")
+    fixed = run(prog, x, backend="emulator")
+    timings["emulator_s"] = fixed.wall_s
+    ref = run(prog, x, backend="reference")
+    timings["reference_s"] = ref.wall_s
+
+    pred_fixed = data.decode(fixed.output_spike_counts)
+    pred_ref = data.decode(ref.output_spike_counts)
+    rep = run_report(fixed)
+    layers = []
+    for L in rep["layers"]:
+        a = fixed.trace.spikes[L["name"]].sum(axis=0)
+        b = ref.trace.spikes[L["name"]].sum(axis=0)
+        layers.append({**{k: L[k] for k in ("name", "nir_node", "neurons",
+                                             "spikes_per_inference", "synops_in_per_inference",
+                                             "energy_per_inference_j", "saturation")},
+                       "float_spikes_per_inference": float(b.sum()) / x.shape[1],
+                       "agreement_with_float": counts_agreement(a, b)})
+    out = {
+        "model": "digits", "hw": prog.hw.name, "hw_description": prog.hw.description,
+        "test_samples": int(x.shape[1]), "steps": int(x.shape[0]),
+        "encoding": getattr(data, "ENCODING", "rate code"),
+        "semantics": rep["semantics"],
+        "float_accuracy": flt["accuracy"] if flt else None,
+        "float_accuracy_source": float_source,
+        "float_accuracy_committed": metrics.get("test_accuracy", metrics.get("float_accuracy")),
+        "reference_accuracy": float(np.mean(pred_ref == labels)),
+        "emulator_accuracy": float(np.mean(pred_fixed == labels)),
+        "prediction_agreement_emulator_vs_float": float(np.mean(pred_fixed == pred_ref)),
+        "output_counts_vs_snntorch": (counts_agreement(fixed.output_spike_counts,
+                                                       flt["counts"]) if flt else None),
+        "layers": layers,
+        "spikes_per_inference": rep["spikes_per_inference"],
+        "synops_per_inference": rep["synops_per_inference"],
+        "energy_per_inference_j": rep["energy_per_inference_j"],
+        "energy_breakdown_j": rep["energy_breakdown_j"],
+        "latency_per_inference_s": rep["latency_per_inference_s"],
+        "latency_breakdown_s": rep["latency_breakdown_s"],
+        "cores_used": rep["cores_used"], "chips_used": rep["chips_used"],
+        "quantization": prog.report,
+        "model_assumptions": list(ASSUMPTIONS),
+        "hw_assumptions": {k: v for k, v in rep["hw_constants"].items() if v["assumption"]},
+        "hw_constants": rep["hw_constants"],
+        "timings_s": timings,
+    }
+    return out
+
+
+def render_demo(d: dict) -> str:
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    sem = d["semantics"]
+    lines = [
+        f"neurocc demo — digits (scikit-learn, {d['test_samples']} held-out test images, "
+        f"{d['steps']} steps each) on {d['hw']}",
+        f"  {d['hw_description']}",
+        f"  dt = {sem['dt_s']:g} s, reset = {sem['reset']}, {sem['discretization']}; "
+        f"{sem['fixed_point']}",
+        "",
+        f"accuracy   float (snnTorch)   {pct(d['float_accuracy'])}   "
+        f"(committed metrics: {pct(d['float_accuracy_committed'])})",
+        f"           float NIR reference {pct(d['reference_accuracy'])}",
+        f"           emulator (Loihi fixed point) {pct(d['emulator_accuracy'])}   "
+        f"predictions equal to float: {pct(d['prediction_agreement_emulator_vs_float'])}",
+    ]
+    if d["output_counts_vs_snntorch"]:
+        c = d["output_counts_vs_snntorch"]
+        lines.append(f"           output spike counts vs snnTorch: {pct(c['exact_fraction'])} of "
+                     f"samples identical, relative L1 {c['relative_l1']:.3f}, r = "
+                     f"{c['pearson_r']:.4f}")
+    lines += ["", f"{'layer':<14}{'neurons':>8}{'spikes/inf':>12}{'(float)':>9}{'synops/inf':>12}"
+                  f"{'energy/inf':>12}  count agreement (rel. L1)"]
+    for L in d["layers"]:
+        lines.append(f"{L['name'][:13]:<14}{L['neurons']:>8}{L['spikes_per_inference']:>12.1f}"
+                     f"{L['float_spikes_per_inference']:>9.1f}{L['synops_in_per_inference']:>12.1f}"
+                     f"{fmt_j(L['energy_per_inference_j']):>12}  "
+                     f"{L['agreement_with_float']['relative_l1']:.3f}")
+    b = d["energy_breakdown_j"]
+    lines += [
+        "",
+        f"energy per inference  {fmt_j(d['energy_per_inference_j'])}  = "
+        + " + ".join(f"{k.replace('_', ' ')} {fmt_j(v)}" for k, v in b.items() if v),
+        f"latency per inference {fmt_s(d['latency_per_inference_s'])}  "
+        f"({d['latency_breakdown_s']['steps']} steps on {d['cores_used']} core(s), "
+        f"{d['chips_used']} chip(s); barrier {fmt_s(d['latency_breakdown_s']['barrier_per_step'])}"
+        "/step)",
+        f"spikes {d['spikes_per_inference']:.0f}, synaptic ops {d['synops_per_inference']:.0f} "
+        "per inference",
+        "",
+        "assumptions of the model:",
+        *[f"  - {a}" for a in d["model_assumptions"]],
+        f"hardware constants marked as assumptions in {d['hw']}.toml "
+        f"({len(d['hw_assumptions'])}; see neurocc hw {d['hw']}):",
+        *[f"  - {k} = {v['value']} {v['unit']}: {v['source']}"
+          for k, v in list(d["hw_assumptions"].items())[:6]],
+    ]
+    if len(d["hw_assumptions"]) > 6:
+        lines.append(f"  - ... and {len(d['hw_assumptions']) - 6} more")
+    t = d["timings_s"]
+    lines.append("")
+    lines.append("wall time: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in t.items()))
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The CLI contract: commands, JSON fields, exit codes and one-line errors."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location("tp", Path(__file__).with_name("test_program.py"))
+_tp = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tp)
+
+
+def neurocc(*args, cwd=None):
+    p = subprocess.run([sys.executable, "-m", "neurocc", *map(str, args)], capture_output=True,
+                       text=True, cwd=cwd, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [x for x in stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("neurocc: error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    nir.write(d / "m.nir", _tp.small_graph())
+    x = (np.random.default_rng(0).random((12, 3, 1, 5, 5)) < 0.5).astype(np.uint8)
+    np.save(d / "x.npy", x)
+    return d
+
+
+def test_compile_run_info(model):
+    prog = model / "m.neurocc"
+    code, out, err = neurocc("compile", model / "m.nir", "--hw", "loihi2", "-o", prog)
+    assert code == 0, err
+    assert "wrote" in out and prog.exists()
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--json", "-o",
+                             model / "out.npz")
+    assert code == 0, err
+    rep = json.loads(out)
+    for key in ("backend", "hw", "steps", "batch", "output_spike_counts", "layers", "synops",
+                "energy_per_inference_j", "energy_breakdown_j", "latency_per_inference_s",
+                "wall_s"):
+        assert key in rep, key
+    assert rep["backend"] == "emulator" and rep["hw"] == "loihi2"
+    assert rep["steps"] == 12 and rep["batch"] == 3
+    assert np.array(rep["output_spike_counts"]).shape == (3, 4)
+    assert {L["name"] for L in rep["layers"]} == {"l1", "l2"}
+    assert all({"name", "neurons", "spikes"} <= set(L) for L in rep["layers"])
+    assert rep["energy_per_inference_j"] == pytest.approx(sum(rep["energy_breakdown_j"].values()))
+    assert rep["energy_per_inference_j"] > 0 and rep["latency_per_inference_s"] > 0
+    assert rep["semantics"]["dt_s"] == 1e-4 and rep["semantics"]["reset"] == "zero"
+    saved = np.load(model / "out.npz")
+    np.testing.assert_array_equal(saved["output_spike_counts"], rep["output_spike_counts"])
+    assert saved["output_l2"].shape == (12, 3, 4)
+    code, out, err = neurocc("info", prog, "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["hw"] == "loihi2" and info["neurons"] == 79 and info["cores_used"] >= 1
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--backend", "reference")
+    assert code == 0 and "backend reference" in out
+
+
+def test_dt_and_reset_options_are_recorded(model):
+    prog = model / "s.neurocc"
+    code, _, err = neurocc("compile", model / "m.nir", "--hw", "loihi1", "--dt", "2e-4",
+                           "--reset", "subtract", "-o", prog)
+    assert code == 0, err
+    code, out, _ = neurocc("info", prog, "--json")
+    sem = json.loads(out)["semantics"]
+    assert sem["dt_s"] == 2e-4 and sem["reset"] == "subtract"
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (("compile", "missing.nir", "-o", "p"), "NIR file 'missing.nir' does not exist"),
+    (("compile", "x.npy", "-o", "p"), "cannot read NIR file 'x.npy'"),
+    (("compile", "m.nir", "--hw", "loihi9", "-o", "p"), "unknown hardware 'loihi9'"),
+    (("compile", "m.nir", "--reset", "half", "-o", "p"), "invalid choice: 'half'"),
+    (("run", "m.nir", "--input", "x.npy"), "corrupted or not a neurocc program"),
+    (("run", "m.neurocc", "--input", "nope.npy"), "input file 'nope.npy' does not exist"),
+    (("run", "m.neurocc", "--input", "m.nir"), "cannot read input 'm.nir' as a .npy array"),
+])
+def test_bad_input_is_one_line_and_exit_2(model, args, pattern):
+    if not (model / "m.neurocc").exists():
+        neurocc("compile", model / "m.nir", "-o", model / "m.neurocc")
+    code, _, err = neurocc(*args, cwd=model)
+    assert code == 2, err
+    assert pattern in one_line_error(err)
+
+
+def test_wrong_input_shape(model, tmp_path):
+    neurocc("compile", model / "m.nir", "-o", tmp_path / "p")
+    np.save(tmp_path / "bad.npy", np.zeros((4, 2, 8)))
+    code, _, err = neurocc("run", tmp_path / "p", "--input", tmp_path / "bad.npy")
+    assert code == 2
+    assert "the program expects (steps, batch, 1, 5, 5)" in one_line_error(err)
+
+
+def test_network_too_big_is_exit_3(tmp_path):
+    n = 3000
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([n])),
+               "fc": nir.Affine(weight=rng.normal(size=(n, n)), bias=np.zeros(n)),
+               "lif": nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n),
+                              v_threshold=np.ones(n)),
+               "out": nir.Output(output_type=np.array([n]))},
+        edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")])
+    nir.write(tmp_path / "big.nir", g)
+    code, _, err = neurocc("compile", tmp_path / "big.nir", "--hw", "tiny", "-o", tmp_path / "p")
+    assert code == 3, err
+    line = one_line_error(err)
+    assert "tiny" in line and "chips" in line
+
+
+def test_hw_command_lists_sources():
+    code, out, _ = neurocc("hw")
+    assert code == 0 and "loihi1" in out and "loihi2" in out
+    code, out, _ = neurocc("hw", "loihi2", "--json")
+    values = json.loads(out)["values"]
+    assert all(v["source"] for v in values.values())
+    assert values["energy.synop_dense_j"]["assumption"] is True
