@@ -8,11 +8,13 @@ latency are computed from one definition whatever ran the network:
   (NeuroBench's *effective* operations; a MAC counts as one);
 - neuron updates: every neuron every step is accessed; it is *active* in a step where it
   receives at least one synaptic event;
-- messages: one per spike and destination core (per projection), with their router hops and
-  chip crossings from the placement's routes.
+- messages: one per spike and destination core (a neuron's output axons), with their router
+  hops and chip crossings from the placement's routes (``compiler/route.py``); input spikes
+  enter at the config's ``mesh.input_core``.
 
 Synaptic events are attributed to the step in which the spike was sent. Per-step work is kept
-per core and per sample, so latency can follow the busiest core of every step.
+per core, and messages per link, per sample, so a step's latency follows its busiest core or
+link (a link is busy for one hop or crossing latency per message) plus its longest route.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from neurocc.compiler.ir import INPUT, Conv, Sparse
 from neurocc.compiler.linalg import conv2d
-from neurocc.compiler.mapping import Routes, route
+from neurocc.compiler.route import Routes, route
 from neurocc.compiler.program import Program
 
 
@@ -61,8 +63,11 @@ class Activity:
     input_events: float = 0.0                # nonzero input values (host → chip)
     input_per_channel: np.ndarray | None = None
     core_work: np.ndarray | None = None      # (n_cores, n_terms) totals, see CORE_TERMS
-    step_core_time: list = field(default_factory=list)  # per step (B,) busiest core time
+    step_core_time: list = field(default_factory=list)  # per step (B,) step time w/o barrier
     per_sample_spikes: np.ndarray | None = None  # (B,) all layers
+    step_parts: list = field(default_factory=list)  # per step (3, B): core, link, route (s)
+    link_load: np.ndarray | None = None      # (n_links,) messages per link over the run
+    routes: Routes | None = None             # the routes the counts were made with
 
     def total_spikes(self, name: str | None = None) -> float:
         if name is not None:
@@ -84,9 +89,13 @@ class ActivityCounter:
         self.routes = routes or route(program.groups, program.projections, program.placement,
                                       hw, program.n_inputs)
         pl = program.placement
-        self.n_cores = int(pl.slices[:, 3].max()) + 1 if len(pl.slices) else 1
-        self.core_of = {g.name: pl.core_of(i, g.n) for i, g in enumerate(program.groups)}
-        self.core_of[INPUT] = np.zeros(program.n_inputs, dtype=np.int64)
+        self.n_cores = max(int(pl.slices[:, 3].max(initial=0)), hw.mesh.input_core) + 1
+        # Per source: slice starts within the group and the core of each slice.
+        self.slice_at = {INPUT: (np.zeros(1, dtype=np.int64),
+                                 np.array([hw.mesh.input_core], dtype=np.int64))}
+        for i, g in enumerate(program.groups):
+            rows = pl.group_slices(i)
+            self.slice_at[g.name] = (rows[:, 1].copy(), rows[:, 3].copy())
         self.ops = {p.name: _pattern_op(p.conn) for p in program.projections}
         self.kind = {p.name: p.conn.kind for p in program.projections}
         self.names = [g.name for g in program.groups]
@@ -97,29 +106,37 @@ class ActivityCounter:
         self.input_events = 0.0
         self.per_sample_spikes = np.zeros(batch)
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
-        self.core_work[:, 0] = 0
-        for n in self.names:
-            np.add.at(self.core_work[:, 0], self.core_of[n], 1)  # neurons per core (per step)
+        for i in range(len(program.groups)):
+            for _, a, b, c in pl.group_slices(i):
+                self.core_work[c, 0] += b - a               # neurons per core (per step)
         self.steps = 0
         lat = hw.latency
         self.t_static = self.core_work[:, 0] * lat.neuron_access_s          # (n_cores,)
         self.t_syn = {"dense": lat.synop_dense_s, "sparse": lat.synop_sparse_s,
                       "conv": lat.synop_conv_s}
         self.step_time: list[np.ndarray] = []
-        # Per-source, per-neuron route costs (for the latency of one step's messages).
+        # Per source: messages per spike, the longest route of a spike (its latency), and
+        # every (neuron, destination core) pair with the core it leaves from.
         self.msgs = self.routes.msgs
-        self.route_s = {s: self.routes.hops_ew[s] * lat.hop_ew_s + self.routes.hops_ns[s]
-                        * lat.hop_ns_s + self.routes.chips[s] * lat.chip_crossing_s
-                        for s in self.routes.msgs}
-        self.dest = {s: r.astype(np.float64) for s, r in self.routes.reach.items()}
+        self.route_s = self.routes.longest_s
+        self.pairs = {}
+        for s in self.routes.msgs:
+            idx, dst = self.routes.pairs_of(s)
+            off = self.routes.index.offset(s)
+            self.pairs[s] = (idx, dst, self.routes.src_core[off + idx])
+        self.mesh = self.routes.mesh
+        self.t_link = self.mesh.seconds_per_message()
+        self.link_load = np.zeros(self.mesh.n_links)
+        self.step_parts: list[np.ndarray] = []
         self.input_per_channel = np.zeros(program.n_inputs)
 
     def _per_core(self, values: np.ndarray, src: str) -> np.ndarray:
-        """(B, n) → (B, n_cores) sums by the core each neuron sits on."""
+        """(B, n) → (B, n_cores) sums by the core each neuron sits on (slices are
+        contiguous, so one ``reduceat`` per group)."""
         out = np.zeros((values.shape[0], self.n_cores))
-        cores = self.core_of[src]
-        for c in np.unique(cores):
-            out[:, c] = values[:, cores == c].sum(axis=1)
+        starts, cores = self.slice_at[src]
+        if values.shape[1] and len(starts):
+            np.add.at(out, (slice(None), cores), np.add.reduceat(values, starts, axis=1))
         return out
 
     def step(self, x_t: np.ndarray, spikes_t: dict[str, np.ndarray]) -> None:
@@ -153,13 +170,18 @@ class ActivityCounter:
             work += pc * lat.neuron_update_s
             self.core_work[:, 1] += pc.sum(axis=0)
         route_t = np.zeros(B)
+        links = np.zeros((B, self.mesh.n_links))
         for src, ev in events.items():
             if not ev.any():
                 continue
             spk_core = self._per_core(ev, src)
             msgs = ev * self.msgs[src][None, :]
             out_core = self._per_core(msgs, src)
-            in_core = ev @ self.dest[src]                 # (B, n_cores) messages arriving
+            idx, dst, from_core = self.pairs[src]
+            sent = ev[:, idx] > 0                          # (B, n_pairs) messages this step
+            flat = (np.arange(B)[:, None] * self.n_cores + dst[None, :])[sent]
+            in_core = np.bincount(flat, minlength=B * self.n_cores).reshape(B, self.n_cores)
+            links += self.mesh.loads(from_core, dst, sent)
             if src != INPUT:
                 work += spk_core * lat.spike_out_s
                 self.core_work[:, 2] += spk_core.sum(axis=0)
@@ -168,7 +190,11 @@ class ActivityCounter:
             self.core_work[:, 7] += in_core.sum(axis=0)
             rt = np.where(ev > 0, self.route_s[src][None, :], 0.0).max(axis=1)
             route_t = np.maximum(route_t, rt)
-        self.step_time.append(work.max(axis=1) + route_t)
+        self.link_load += links.sum(axis=0)
+        core_t = work.max(axis=1)
+        link_t = (links * self.t_link[None, :]).max(axis=1) if links.size else np.zeros(B)
+        self.step_parts.append(np.stack([core_t, link_t, route_t]))
+        self.step_time.append(np.maximum(core_t, link_t) + route_t)
         self.steps += 1
 
     def result(self) -> Activity:
@@ -178,4 +204,5 @@ class ActivityCounter:
             synops_kind=self.kind, active_updates=self.active, input_events=self.input_events,
             input_per_channel=self.input_per_channel,
             core_work=self.core_work, step_core_time=self.step_time,
-            per_sample_spikes=self.per_sample_spikes)
+            per_sample_spikes=self.per_sample_spikes, step_parts=self.step_parts,
+            link_load=self.link_load, routes=self.routes)

@@ -4,10 +4,15 @@
         + spikes·E_spike + messages·E_message + hops_ew·E_ew + hops_ns·E_ns
         + crossings·E_chip + P_static·chips·T_inference
 
+Hops and crossings follow the placement's dimension-order routes (``compiler/route.py``): a
+message's tile hops (east-west, north-south) and its chip-to-chip crossings are separate
+events with separate energies.
+
 One inference is one sample run for all its steps (input steps plus the drain). A time step
-lasts as long as its busiest core's work (neuron accesses and updates, synaptic events,
-spikes, messages in and out), plus the longest route of a message sent in that step, plus
-the barrier synchronisation of the chips in use; the inference latency is the sum over its
+lasts as long as the longer of its busiest core's work (neuron accesses and updates,
+synaptic events, spikes, messages in and out) and its busiest link (messages × the link's
+hop or crossing latency), plus the longest route of a message sent in that step, plus the
+barrier synchronisation of the chips in use; the inference latency is the sum over its
 steps. Static power is charged per chip in use for the whole inference.
 """
 
@@ -19,16 +24,18 @@ import numpy as np
 
 from neurocc.activity import Activity
 from neurocc.compiler.ir import INPUT
-from neurocc.compiler.mapping import route
+from neurocc.compiler.route import route
 from neurocc.compiler.program import Program
 
 ASSUMPTIONS = (
     "one inference = one sample for all executed steps (input steps + pipeline drain)",
-    "a step lasts as long as its busiest core's work + the longest message route + the barrier",
+    "a step lasts max(busiest core's work, busiest link's messages x hop latency) + the "
+    "longest message route + the barrier for the chips in use",
     "every neuron is accessed every step; it is 'active' (update energy) in a step where it "
     "receives at least one synaptic event",
-    "one message per spike and destination core; dimension-order routing over the tile mesh",
-    "input spikes enter the mesh at core 0 (the host link's position is not modelled)",
+    "one message per spike and destination core; dimension-order (x then y) routing over "
+    "the tiles of all chips; a step between chips is a chip crossing, not a tile hop",
+    "input spikes enter the mesh at the config's mesh.input_core (host link not modelled)",
     "static power is charged per chip in use for the whole inference",
     "I/O and host energy are not included",
 )
@@ -49,6 +56,7 @@ class Estimate:
     counts: dict
     per_core: list
     chips: int
+    busiest_link: dict | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +67,7 @@ class Estimate:
             "latency_breakdown_s": self.latency_breakdown_s,
             "counts_per_inference": self.counts,
             "chips_used": self.chips,
+            "busiest_link": self.busiest_link,
         }
 
 
@@ -67,8 +76,8 @@ def estimate(program: Program, act: Activity) -> Estimate:
     hw = program.hw
     e, lat = hw.energy, hw.latency
     B = act.batch
-    routes = route(program.groups, program.projections, program.placement, hw,
-                   program.n_inputs)
+    routes = act.routes or route(program.groups, program.projections, program.placement, hw,
+                                 program.n_inputs)
     e_syn = {"dense": e.synop_dense_j, "sparse": e.synop_sparse_j, "conv": e.synop_conv_j}
     chips = program.chips_used
 
@@ -111,6 +120,8 @@ def estimate(program: Program, act: Activity) -> Estimate:
     barrier = lat.barrier(chips)
     compute = float(step_time.sum(axis=0).mean()) if step_time.size else 0.0
     latency = compute + barrier * act.steps_run
+    parts = (np.stack(act.step_parts).sum(axis=0).mean(axis=1) if act.step_parts
+             else np.zeros(3))          # core, link, route: summed over steps, batch mean
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
     per_core = []
@@ -127,5 +138,18 @@ def estimate(program: Program, act: Activity) -> Estimate:
         latency_s=latency,
         latency_breakdown_s={"busiest_core_and_routes": compute,
                              "barrier_sync": barrier * act.steps_run,
-                             "steps": act.steps_run, "barrier_per_step": barrier},
-        counts=counts, per_core=per_core, chips=chips)
+                             "steps": act.steps_run, "barrier_per_step": barrier,
+                             "busiest_core_s": float(parts[0]),
+                             "busiest_link_s": float(parts[1]),
+                             "longest_route_s": float(parts[2])},
+        counts=counts, per_core=per_core, chips=chips,
+        busiest_link=_busiest_link(routes, act, B))
+
+
+def _busiest_link(routes, act: Activity, batch: int) -> dict | None:
+    """The link that carried the most messages in the run (per inference)."""
+    load = act.link_load
+    if load is None or not load.size or load.max() <= 0:
+        return None
+    k = int(np.argmax(load))
+    return {**routes.mesh.describe(k), "messages_per_inference": float(load[k]) / batch}

@@ -1,5 +1,7 @@
 """The default pipeline, top to bottom: NIR → IR → discretize → quantize → partition →
-place. Routes are derived from the placement when a program is run or inspected."""
+place → route. The program stores the placement; its routes are derived from it again when
+the program is run or inspected (``compiler.route.route``), and their totals are kept in
+``placement.stats``."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ from pathlib import Path
 from neurocc.compiler.discretize import Discretize
 from neurocc.compiler.frontend import read_nir
 from neurocc.compiler.ir import Network
-from neurocc.compiler.mapping import Partition, Place
+from neurocc.compiler.partition import Partition
+from neurocc.compiler.place import Place
 from neurocc.compiler.program import Program
 from neurocc.compiler.quantize import Quantize
+from neurocc.compiler.route import Route
 from neurocc.errors import NeuroccError
 from neurocc.hw_configs import HardwareSpec, load_hw
 
@@ -19,9 +23,10 @@ RESETS = ("zero", "subtract")
 
 def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
                     reset: str = "zero", input_encoding: dict | None = None,
-                    source: dict | None = None) -> Program:
+                    source: dict | None = None, placement: str = "greedy+swap") -> Program:
     """Compile an IR network for ``hw``. ``dt`` in seconds; ``reset`` "zero" (NIR's
-    semantics) or "subtract" (snnTorch's default, which NIR cannot express)."""
+    semantics) or "subtract" (snnTorch's default, which NIR cannot express); ``placement``
+    one of ``compiler.place.STRATEGIES``."""
     hw = load_hw(hw) if isinstance(hw, str) else hw
     if reset not in RESETS:
         raise NeuroccError(f"reset rule '{reset}' unknown; use one of {', '.join(RESETS)}")
@@ -34,14 +39,17 @@ def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float =
         enc = {"kind": "graded", "max": float(enc["max"]), "bits": int(enc.get("bits", bits))}
     dnet = Discretize(dt).run(net)
     groups, projections, report = Quantize(hw, reset, enc).run(dnet)
-    slices = Partition(hw).run(groups, projections)
-    placement = Place(hw).run(slices)
     report["warnings"] = list(dnet.warnings)
+    del dnet  # the discretized copy of every weight is not needed any more
+    part = Partition(hw).run(groups, projections, net.n_inputs)
+    placed = Place(hw, placement).run(part)
+    routes = Route(hw).run(part, placed, projections)
+    placed.stats["routes"] = routes.totals()
     return Program(
         hw=hw, dt=dt, reset=reset, input_shape=net.input_shape,
         input_encoding=report.pop("input_encoding"),
         groups=groups, projections=projections, outputs=net.outputs, network=net,
-        depth=net.depth(), placement=placement, report=report, source=source or {})
+        depth=net.depth(), placement=placed, report=report, source=source or {})
 
 
 def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,

@@ -38,6 +38,8 @@ class Numerics:
 
 @dataclass(frozen=True)
 class Core:
+    """Limits of one neuro-core (definitions in ``hw_configs/README.md``)."""
+
     neurons_per_core: int
     synaptic_memory_bits_per_core: int
     synapse_index_bits: int
@@ -48,10 +50,15 @@ class Core:
 
 @dataclass(frozen=True)
 class Mesh:
+    """Cores sit in tiles (one router each); tiles form a ``tile_mesh`` per chip, chips a
+    ``chip_mesh``. Global core ``c`` is on chip ``c // cores_per_chip``; tiles and chips are
+    numbered row-major (x fastest). Host input spikes enter the mesh at core ``input_core``."""
+
     cores_per_tile: int
     tile_mesh: tuple[int, int]
     chips_per_system: int
     chip_mesh: tuple[int, int]
+    input_core: int
 
     @property
     def tiles_per_chip(self) -> int:
@@ -60,6 +67,11 @@ class Mesh:
     @property
     def cores_per_chip(self) -> int:
         return self.cores_per_tile * self.tiles_per_chip
+
+    @property
+    def n_cores(self) -> int:
+        """Cores in the whole system."""
+        return self.cores_per_chip * self.chips_per_system
 
 
 @dataclass(frozen=True)
@@ -186,5 +198,50 @@ def from_dict(raw: dict, where: str = "<config>") -> HardwareSpec:
     for key in ("name", "description"):
         if not isinstance(raw.get(key), str):
             raise ConfigError(f"hardware config '{where}': missing '{key}'")
+    _check_geometry(sections["core"], sections["mesh"], where)
     return HardwareSpec(name=raw["name"], description=raw["description"], sources=sources,
                         raw=raw, **sections)
+
+
+def _check_geometry(core: Core, mesh: Mesh, where: str) -> None:
+    """Shapes and limits that must hold for partition, place and route to make sense."""
+    problems = []
+    for name in ("neurons_per_core", "synaptic_memory_bits_per_core", "input_axons_per_core",
+                 "output_axons_per_core"):
+        if not isinstance(getattr(core, name), int) or getattr(core, name) < 1:
+            problems.append(f"[core] {name} must be a positive integer")
+    for name in ("tile_mesh", "chip_mesh"):
+        v = getattr(mesh, name)
+        if not (isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, int) and x >= 1
+                                                            for x in v)):
+            problems.append(f"[mesh] {name} must be two positive integers [x, y]")
+    if not problems:
+        if mesh.chip_mesh[0] * mesh.chip_mesh[1] != mesh.chips_per_system:
+            problems.append(f"[mesh] chip_mesh {list(mesh.chip_mesh)} holds "
+                            f"{mesh.chip_mesh[0] * mesh.chip_mesh[1]} chips, chips_per_system "
+                            f"is {mesh.chips_per_system}")
+        if mesh.cores_per_tile < 1:
+            problems.append("[mesh] cores_per_tile must be a positive integer")
+        elif not 0 <= mesh.input_core < mesh.n_cores:
+            problems.append(f"[mesh] input_core {mesh.input_core} is not a core of the system "
+                            f"(0..{mesh.n_cores - 1})")
+    if problems:
+        raise ConfigError(f"hardware config '{where}': " + "; ".join(problems))
+
+
+def override(hw: HardwareSpec, values: dict, source: str = "override") -> HardwareSpec:
+    """A copy of ``hw`` with ``{"section.field": value}`` replaced, each marked as an
+    assumption with ``source``. The stored TOML (``raw``) changes too, so a program compiled
+    for the copy is saved and reloaded with the same values."""
+    import copy
+
+    raw = copy.deepcopy(hw.raw)
+    for key, value in values.items():
+        sec, name = key.split(".")
+        if sec not in raw or name not in raw[sec]:
+            raise ConfigError(f"cannot override '{key}': {hw.name} has no such field")
+        entry = dict(raw[sec][name])
+        entry.update(value=list(value) if isinstance(value, tuple) else value,
+                     source=f"ASSUMPTION: {source}", assumption=True)
+        raw[sec][name] = entry
+    return from_dict(raw, f"{hw.name} (overridden)")

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): scripts that measure the compiler and write ``results/``."""

@@ -1,0 +1,225 @@
+"""How compile time and memory grow with network size, up to a full Loihi 2 chip's worth.
+
+    python -m neurocc.benchmarks.mapping_scale            # all cases, ~3 min on 2 cores
+    python -m neurocc.benchmarks.mapping_scale --case 1/8
+
+The network is synthetic and built directly as IR: ``LAYERS`` layers of LIF neurons in a chain,
+the input feeding the first, each neuron with ``FAN_IN`` sparse synapses from a window of
+``4·FAN_IN`` neighbouring neurons of the previous layer (local, like retinotopic or cortical
+wiring; a layer's first and last neurons wrap around). The full size is Intel's figure for
+one Loihi 2 chip: 2^20 neurons and 105 M synapses.
+
+Under ``loihi2.toml``'s assumed memory model (128 KB per core, 8-bit weight + 12-bit index per
+sparse synapse) those synapses need ~1,960 cores, i.e. 16 chips: Intel's "~120 M synapses per
+chip" presumes ~1-bit synapses. So the size series is compiled for ``loihi2`` with the system
+enlarged to 16 chips (4 × 4, an override labelled as an assumption), the Kapoho Point case is
+the half-size network on the stock 8-chip ``loihi2``, and the full-size network on the stock
+system is the does-not-fit case (how long the error takes, and its message). A last case
+draws every neuron's sources at random from the whole previous layer: input and output
+axons then bind instead of memory, and every slice talks to every slice of the next layer
+(the placer's worst case).
+
+Each case runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own.
+Results go to ``benchmarks/results/mapping_scale.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+LAYERS = 8
+FAN_IN = 100
+FULL_LAYER = 1 << 17          # 8 layers × 131,072 = 1,048,576 neurons
+RESULTS = Path(__file__).resolve().parent / "results"
+
+CASES = {  # name: (fraction of the full network, chips in the system or None for stock,
+    #         local windows or random sources)
+    "1/8": (1 / 8, 16, True), "1/4": (1 / 4, 16, True), "1/2": (1 / 2, 16, True),
+    "1": (1.0, 16, True),
+    "kapoho-point 1/2": (1 / 2, None, True), "kapoho-point 1 (does not fit)": (1.0, None, True),
+    "random 1/16": (1 / 16, 16, False),
+}
+
+
+def synthetic(n_layer: int, layers: int = LAYERS, fan_in: int = FAN_IN, seed: int = 0,
+              local: bool = True):
+    """The benchmark network as IR (``Sparse`` projections, int32 indices, float32 weights).
+    ``local=False`` draws every neuron's sources at random from the whole previous layer."""
+    from neurocc.compiler.ir import INPUT, Network, NeuronGroup, Projection, Sparse
+
+    rng = np.random.default_rng(seed)
+    groups, projections, src = [], [], INPUT
+    window = 4 * fan_in
+    for i in range(layers):
+        n = n_layer
+        g = NeuronGroup(f"l{i}", f"lif{i}", "lif", (n,), tau_mem=np.full(n, 1e-3),
+                        r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                        bias=np.zeros(n))
+        # fan_in distinct sources: one per bucket of 4 across the window, jittered
+        offset = (np.arange(fan_in) * 4)[None, :] + rng.integers(0, 4, (n, fan_in)) \
+            - window // 2
+        idx = ((np.arange(n)[:, None] + offset) % n).astype(np.int32)
+        if not local:
+            idx = rng.integers(0, n, (n, fan_in), dtype=np.int32)
+        idx.sort(axis=1)
+        indptr = np.arange(n + 1, dtype=np.int64) * fan_in
+        data = rng.standard_normal(n * fan_in, dtype=np.float32) * np.float32(0.1)
+        projections.append(Projection(f"p{i}", src, g.name,
+                                      Sparse(indptr, idx.ravel(), data, n), (f"affine{i}",)))
+        groups.append(g)
+        src = g.name
+    return Network((n_layer,), tuple(groups), tuple(projections), (src,))
+
+
+def _rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6   # KB on Linux
+
+
+def run_case(name: str) -> dict:
+    """Compile one case pass by pass, timing each (this process only)."""
+    from neurocc.compiler.discretize import Discretize
+    from neurocc.compiler.partition import Partition
+    from neurocc.compiler.place import Place
+    from neurocc.compiler.quantize import Quantize
+    from neurocc.compiler.route import Route
+    from neurocc.errors import ResourceError
+    from neurocc.hw_configs import load_hw, override
+
+    frac, chips, local = CASES[name]
+    hw = load_hw("loihi2")
+    if chips:
+        hw = override(hw, {"mesh.chips_per_system": chips, "mesh.chip_mesh": (4, chips // 4)},
+                      source="benchmark system of 16 Loihi 2 chips")
+    out = {"case": name, "hw": hw.name, "chips_per_system": hw.mesh.chips_per_system,
+           "chip_mesh": list(hw.mesh.chip_mesh), "seconds": {}}
+    sec = out["seconds"]
+    t = time.perf_counter()
+    net = synthetic(int(FULL_LAYER * frac), local=local)
+    sec["build_ir"] = time.perf_counter() - t
+    out["neurons"] = sum(g.n for g in net.groups)
+    out["synapses"] = sum(len(p.conn.data) for p in net.projections)
+    out["rss_after_build_gb"] = _rss_gb()
+
+    def timed(key, fn):
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:   # a pass that raises (does not fit) is timed too
+            sec[key] = time.perf_counter() - t0
+
+    try:
+        dnet = timed("discretize", lambda: Discretize(1e-4).run(net))
+        quantize = Quantize(hw, "zero", {"kind": "spikes"})
+        groups, projections, _ = timed("quantize", lambda: quantize.run(dnet))
+        dnet = None   # as in compile_network, the discretized copy is not kept
+        part = timed("partition", lambda: Partition(hw).run(groups, projections, net.n_inputs))
+        placed = timed("place", lambda: Place(hw).run(part))
+        routes = timed("route", lambda: Route(hw).run(part, placed, projections))
+    except ResourceError as e:
+        out["does_not_fit"] = str(e)
+    else:
+        st = placed.stats
+        out.update(cores=len(placed.slices), chips_used=int(len(np.unique(
+            placed.slices[:, 3] // hw.mesh.cores_per_chip))),
+            traffic=st["traffic"], in_order_traffic=st["in_order_traffic"],
+            hops_reduction_vs_in_order=st["hops_reduction_vs_in_order"],
+            routing_energy_reduction_vs_in_order=st["routing_energy_reduction_vs_in_order"],
+            refine={k: st[k] for k in ("passes", "moves", "swaps", "stopped")},
+            busiest_link=routes.busiest_link(),
+            limited_by=_limits(st["layers"]))
+    sec["compile_total"] = sum(v for k, v in sec.items() if k != "build_ir")
+    out["peak_rss_gb"] = _rss_gb()
+    return out
+
+
+def _limits(layers: dict) -> dict:
+    total = {}
+    for d in layers.values():
+        for k, v in d["limited_by"].items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def markdown(results: list[dict], machine: dict) -> str:
+    lines = [
+        "# Mapping at scale",
+        "",
+        f"`python -m neurocc.benchmarks.mapping_scale` on {machine['cpus']} CPU(s) "
+        f"(1-min load average {machine['load_average_before_after'][0]:.1f} before, "
+        f"{machine['load_average_before_after'][1]:.1f} after: other jobs share the machine), "
+        f"Python {machine['python']}, numpy {machine['numpy']}. Synthetic chain of "
+        f"{LAYERS} LIF layers, {FAN_IN} local sparse synapses per neuron (see the module "
+        "docstring). Seconds per pass; peak resident memory of the whole process "
+        "(IR build included). Traffic: messages × (hops + chip crossings) if every neuron "
+        "spikes once, greedy+swap placement versus in-order.",
+        "",
+        "| case | system | neurons | synapses | discretize | quantize | partition | place "
+        "| route | compile total | peak RSS | cores / chips | hops+crossings vs in-order "
+        "| routing energy vs in-order |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        s = r["seconds"]
+
+        def f(k, s=s):
+            return f"{s[k]:.1f}" if k in s else "–"
+
+        if "does_not_fit" in r:
+            fit, hops, energy = "does not fit", "–", "–"
+        else:
+            fit = f"{r['cores']} / {r['chips_used']}"
+            hops = f"−{r['hops_reduction_vs_in_order']:.0%}"
+            energy = f"−{r['routing_energy_reduction_vs_in_order']:.0%}"
+        lines.append(
+            f"| {r['case']} | {r['hw']} × {r['chips_per_system']} chips | {r['neurons']:,} | "
+            f"{r['synapses']:,} | {f('discretize')} | {f('quantize')} | {f('partition')} | "
+            f"{f('place')} | {f('route')} | {s['compile_total']:.1f} | "
+            f"{r['peak_rss_gb']:.2f} GB | {fit} | {hops} | {energy} |")
+    errors = [r for r in results if "does_not_fit" in r]
+    for r in errors:
+        lines += ["", f"Does-not-fit message ({r['case']}, after "
+                      f"{r['seconds']['compile_total']:.1f} s):", "", f"> {r['does_not_fit']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--case", choices=list(CASES), help="run one case and print its JSON")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    a = ap.parse_args(argv)
+    if a.case:
+        print(json.dumps(run_case(a.case), default=float))
+        return 0
+    results = []
+    load_before = os.getloadavg()[0]
+    for name in CASES:
+        p = subprocess.run([sys.executable, "-m", "neurocc.benchmarks.mapping_scale",
+                            "--case", name], capture_output=True, text=True, check=True)
+        results.append(json.loads(p.stdout.strip().splitlines()[-1]))
+        r = results[-1]
+        print(f"{name:<32} {r['seconds']['compile_total']:6.1f} s  "
+              f"{r['peak_rss_gb']:5.2f} GB  " + ("does not fit" if "does_not_fit" in r else
+                                                  f"{r['cores']} cores"), flush=True)
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "numpy": np.__version__, "platform": platform.platform(),
+               "load_average_before_after": [load_before, os.getloadavg()[0]]}
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "mapping_scale.json").write_text(
+        json.dumps({"machine": machine, "layers": LAYERS, "fan_in": FAN_IN,
+                    "results": results}, indent=1) + "\n")
+    (a.out / "mapping_scale.md").write_text(markdown(results, machine))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
