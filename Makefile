@@ -34,7 +34,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m neurocc.benchmarks.run
 
 train: $(STAMP)
 	$(VENV)/bin/neurocc zoo train digits
