@@ -117,7 +117,8 @@ class Sparse:
         return Sparse(self.indptr, self.indices, fn(self.data), self.n_pre)
 
     def scale_rows(self, scale: np.ndarray) -> Sparse:
-        return Sparse(self.indptr, self.indices, self.data * scale[self.rows], self.n_pre)
+        return Sparse(self.indptr, self.indices,
+                      self.data * np.repeat(scale, np.diff(self.indptr)), self.n_pre)
 
     @classmethod
     def from_dense(cls, weight: np.ndarray) -> Sparse:

@@ -1,8 +1,8 @@
 """Small numpy kernels shared by the frontend, the reference simulator and the emulator.
 
 Convolution uses PyTorch's cross-correlation convention on ``(B, C, H, W)`` arrays. Integer
-inputs are computed in float64 BLAS and cast back: exact while every partial sum stays
-below 2^53, which ``exact_in_float64`` checks.
+inputs are computed in float64 BLAS and cast back by the emulator: exact while every partial
+sum stays below ``FLOAT64_EXACT`` (2^53), which the emulator checks per projection.
 """
 
 from __future__ import annotations
@@ -70,27 +70,3 @@ def conv_matrix(conv) -> np.ndarray:
     eye = np.eye(n_in).reshape(n_in, *conv.in_shape)
     out = conv2d(eye, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups)
     return out.reshape(n_in, -1).T.copy()
-
-
-def conv_fanout(conv) -> np.ndarray:
-    """Synapses each input neuron drives through a conv (nonzero taps landing inside the
-    output), shape ``(n_in,)``: the column sums of the conv's 0/1 pattern, computed a block
-    of input neurons at a time so large layers never materialise the full matrix."""
-    n_in = int(np.prod(conv.in_shape))
-    n_out = int(np.prod(conv.out_shape))
-    nz = (conv.weight != 0).astype(np.float64)
-    total = np.zeros(n_in)
-    block = max(1, 2**22 // max(n_out, 1))
-    for start in range(0, n_in, block):
-        idx = np.arange(start, min(n_in, start + block))
-        basis = np.zeros((len(idx), n_in))
-        basis[np.arange(len(idx)), idx] = 1.0
-        out = conv2d(basis.reshape(len(idx), *conv.in_shape), nz, conv.stride, conv.padding,
-                     conv.dilation, conv.groups)
-        total[idx] = out.reshape(len(idx), -1).sum(axis=1)
-    return total
-
-
-def exact_in_float64(max_abs_input: float, max_abs_weight: float, fan_in: int) -> bool:
-    """True when a float64 matmul of integers of these sizes cannot lose a bit."""
-    return max_abs_input * max_abs_weight * max(fan_in, 1) < FLOAT64_EXACT

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.compiler.ir import Conv, Dense, Network, NeuronGroup, Projection, Sparse
-from neurocc.errors import ArtifactError
+from neurocc.errors import ArtifactError, ConfigError
 from neurocc.hw_configs import HardwareSpec, from_dict
 
 FORMAT = "neurocc-program"
@@ -311,8 +311,13 @@ def _from_payload(meta: dict, a: dict) -> Program:
                                      tuple(m["nir_nodes"])) for m in n["projections"]),
         outputs=tuple(n["outputs"]), input_name=n["input_name"], meta=n["meta"])
     pl = meta["placement"]
+    try:
+        hw = from_dict(meta["hw"], "<program>")
+    except ConfigError as e:
+        raise ArtifactError(f"program's hardware description is incomplete for this neurocc "
+                            f"({e}); recompile it with neurocc compile") from None
     return Program(
-        hw=from_dict(meta["hw"], "<program>"), dt=meta["dt"], reset=meta["reset"],
+        hw=hw, dt=meta["dt"], reset=meta["reset"],
         input_shape=tuple(meta["input_shape"]), input_encoding=meta["input_encoding"],
         groups=groups, projections=projections, outputs=tuple(meta["outputs"]), network=net,
         depth=meta["depth"],
