@@ -4,10 +4,13 @@
     neurocc compile MODEL.nir --hw NAME_OR_TOML [--dt SECONDS] [--reset zero|subtract] -o PROGRAM
     neurocc run PROGRAM --input X.npy [--backend emulator|lava|reference] [--json] [-o OUT.npz]
     neurocc info PROGRAM [--json]
+    neurocc diff PROGRAM --input X.npy [--a emulator] [--b lava] [--json]
     neurocc hw [NAME_OR_TOML] [--json]
+    neurocc zoo list [--json] | zoo train NAME [--seed N] [--sweep] | zoo export NAME -o MODEL.nir
 
 Exit status: 0 ok, 2 bad input (file, graph, options), 3 does not fit the hardware,
-1 internal error. Errors are one line on stderr; no traceback for user errors.
+1 internal error; ``diff``: 4 when the two backends differ. Errors are one line on stderr;
+no traceback for user errors.
 """
 
 from __future__ import annotations
@@ -106,6 +109,26 @@ def cmd_run(a) -> int:
     return 0
 
 
+DIFFER = 4
+"""Exit status of ``neurocc diff`` when the backends disagree (0: identical)."""
+
+
+def cmd_diff(a) -> int:
+    from neurocc.backends.diff import diff, render_diff
+    from neurocc.compiler.program import load
+
+    prog = load(a.program)
+    x = _load_input(a.input)
+    opts = {n: ({"timeout_s": a.timeout} if n == "lava" else {}) for n in (a.a, a.b)}
+    out = diff(prog, x, a.a, a.b, drain=not a.no_drain, options_a=opts[a.a],
+               options_b=opts[a.b])
+    if a.json:
+        _json_out(out)
+    else:
+        print(render_diff(out))
+    return 0 if out["identical"] else DIFFER
+
+
 def cmd_info(a) -> int:
     from neurocc.compiler.program import load
     from neurocc.summary import program_summary, render_summary
@@ -149,6 +172,87 @@ def cmd_demo(a) -> int:
         _json_out(out)
     else:
         print(render_demo(out))
+    return 0
+
+
+def _zoo_model(name: str):
+    from neurocc.models import zoo
+
+    return zoo.get(name)
+
+
+def _needs_models_extra(e: ImportError) -> NeuroccError:
+    return NeuroccError(f"training needs the models extra ({e}); install it with "
+                        "pip install 'neurocc[models]'")
+
+
+def cmd_zoo_list(a) -> int:
+    from neurocc.models import zoo
+
+    rows = []
+    for name, entry in zoo.REGISTRY.items():
+        art = zoo.ARTIFACTS / name
+        metrics = {}
+        if (art / "metrics.json").exists():
+            metrics = json.loads((art / "metrics.json").read_text())
+        quality = {k: v for k, v in metrics.items()
+                   if k.startswith("float_test_") and isinstance(v, float)}
+        rows.append({"name": name, "module": entry.module, "description": entry.description,
+                     "nir": str(art / "model.nir") if (art / "model.nir").exists() else None,
+                     "float_test": quality})
+    if a.json:
+        _json_out(rows)
+        return 0
+    for r in rows:
+        q = ", ".join(f"{k.removeprefix('float_test_')} {v:.3f}"
+                      for k, v in r["float_test"].items())
+        state = f"committed ({q})" if r["nir"] else "not trained (neurocc zoo train NAME)"
+        print(f"{r['name']:<10} {r['description']}\n{'':<10} {state}")
+    return 0
+
+
+def cmd_zoo_train(a) -> int:
+    model = _zoo_model(a.name)
+    if a.sweep and not hasattr(model, "sweep"):
+        raise NeuroccError(f"zoo model '{a.name}' has no sweep; --sweep applies to retina "
+                           "and olfaction")
+    try:
+        metrics = model.train(seed=a.seed, out_dir=a.out_dir, progress=not a.json)
+        if a.sweep:
+            metrics = {**metrics, "sweep": model.sweep(seed=a.seed, out_dir=a.out_dir,
+                                                       progress=not a.json)}
+    except ImportError as e:
+        raise _needs_models_extra(e) from None
+    if a.json:
+        _json_out(metrics)
+        return 0
+    out = Path(a.out_dir) if a.out_dir else Path(model.ARTIFACT_DIR)
+    shown = {k: v for k, v in metrics.items() if k.startswith(("float_test", "train_seconds",
+                                                               "emulator_minus"))}
+    print(f"{a.name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                    for k, v in shown.items()))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_zoo_export(a) -> int:
+    import shutil
+    import tempfile
+
+    from neurocc.models import zoo
+
+    if not a.retrain:
+        print(f"wrote {zoo.export(a.name, a.output)}")
+        return 0
+    model = _zoo_model(a.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            model.train(seed=a.seed, out_dir=tmp, progress=True)
+        except ImportError as e:
+            raise _needs_models_extra(e) from None
+        Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(tmp) / "model.nir", a.output)
+    print(f"wrote {a.output}")
     return 0
 
 
@@ -196,10 +300,46 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_info)
 
+    f = sub.add_parser("diff", help="run two backends and show where they first differ "
+                       "(exit 0 identical, 4 differ)")
+    f.add_argument("program")
+    f.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
+    f.add_argument("--a", default="emulator", choices=("emulator", "lava", "reference"))
+    f.add_argument("--b", default="lava", choices=("emulator", "lava", "reference"))
+    f.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
+    f.add_argument("--no-drain", action="store_true",
+                   help="do not run the pipeline depth's extra zero-input steps")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(fn=cmd_diff)
+
     h = sub.add_parser("hw", help="list hardware configs or show one with its sources")
     h.add_argument("name", nargs="?")
     h.add_argument("--json", action="store_true")
     h.set_defaults(fn=cmd_hw)
+
+    z = sub.add_parser("zoo", help="the sensory model zoo: list, train, export")
+    zs = z.add_subparsers(dest="zoo_cmd", required=True, parser_class=_Parser)
+    zl = zs.add_parser("list", help="models, descriptions and committed metrics")
+    zl.add_argument("--json", action="store_true")
+    zl.set_defaults(fn=cmd_zoo_list)
+    zt = zs.add_parser("train", help="train a zoo model from scratch and write its artifacts")
+    zt.add_argument("name", help="model name (neurocc zoo list)")
+    zt.add_argument("--seed", type=int, default=0, help="training seed (default 0: the "
+                    "committed artifacts)")
+    zt.add_argument("--out-dir", default=None, help="artifact directory (default: the "
+                    "committed models/artifacts/NAME)")
+    zt.add_argument("--sweep", action="store_true", help="retina: the energy-price sweep; "
+                    "olfaction: the inhibition sweep (several trainings, ~10-20 min)")
+    zt.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    zt.set_defaults(fn=cmd_zoo_train)
+    ze = zs.add_parser("export", help="write a zoo model's NIR graph")
+    ze.add_argument("name", help="model name (neurocc zoo list)")
+    ze.add_argument("-o", "--output", required=True, help=".nir file to write")
+    ze.add_argument("--retrain", action="store_true",
+                    help="regenerate it by training (seed --seed) instead of copying the "
+                    "committed artifact")
+    ze.add_argument("--seed", type=int, default=0)
+    ze.set_defaults(fn=cmd_zoo_export)
 
     return p
 

@@ -31,12 +31,21 @@ from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
 from neurocc.compiler.program import FxProjection, Program
 
 
+def _int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to int32, where Lava's fixed-point models compute in int32."""
+    return (x + 2**31) % 2**32 - 2**31
+
+
 class _Synapses:
     """One projection's integer arithmetic, batched: ``(B, n_pre)`` → ``(B, n_post)``."""
 
-    def __init__(self, p: FxProjection, max_input: int):
+    def __init__(self, p: FxProjection, max_input: int, graded: bool = False):
         self.p = p
         self.exp = p.weight_exp
+        # Lava's graded Dense/Sparse path is an int32 dot product (int32 weights · int32
+        # payloads, proc/dense/models.py: `a_accum = self.weights.dot(s_in)`), wrapped before
+        # the exponent shift; binary spikes are summed in int64.
+        self.graded = graded
         conn = p.conn
         if isinstance(conn, Conv):
             w = conn.weight
@@ -81,6 +90,8 @@ class _Synapses:
             acc = np.rint(s.astype(np.float64) @ self.wT).astype(np.int64)
         else:
             acc = s.astype(np.int64) @ self.wT
+        if self.graded:
+            acc = _int32(acc)
         return fx.shift_exp(acc, self.exp)
 
 
@@ -111,7 +122,8 @@ class Emulator:
         enc = program.input_encoding
         max_in = int(np.ceil(enc["max"] * enc["scale"])) if enc["kind"] == "graded" else 1
         max_spike = 1
-        self.syn = [_Synapses(p, max_in if p.src == INPUT else max_spike)
+        self.syn = [_Synapses(p, max_in if p.src == INPUT else max_spike,
+                              graded=enc["kind"] == "graded" and p.src == INPUT)
                     for p in program.projections]
         self.groups = program.groups
         self.keep_u = [fx.u_keep(g.du) for g in self.groups]
@@ -143,7 +155,10 @@ class Emulator:
                 continue
             a_in = sum((self.buf[i] for i in self.incoming[g.name]),
                        np.zeros((self.batch, g.n), dtype=np.int64))
-            u = fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT)
+            # Lava adds the input in int32 (lif/models.py: `decayed_curr = np.int32(...)`,
+            # `decayed_curr += activation_in`; a_in arrives through int32 ports) before its
+            # one 24-bit wrap; only reachable when |a_in << 6| ≥ 2^31.
+            u = _int32(fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT))
             u, nw = fx.wrap_u(u)
             v = fx.decay(self.v[gi], self.keep_v[gi]) + u + self.bias[gi]
             if g.reset == "subtract":
