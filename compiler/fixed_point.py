@@ -45,6 +45,13 @@ def v_keep(dv: int) -> int:
     return DECAY_UNITY - dv
 
 
+def wrap_int32(x: np.ndarray) -> np.ndarray:
+    """Two's-complement wrap to int32, where Lava's models compute in int32 (the current
+    update ``decayed_curr += activation_in``; graded ``weights.dot(s_in)``). Only reachable
+    past 2^31, which compiled programs stay far below."""
+    return (x + 2**31) % 2**32 - 2**31
+
+
 def wrap_u(u: np.ndarray) -> tuple[np.ndarray, int]:
     """Lava's one-time 24-bit wrap of the current; returns (u, number of wrapped values)."""
     hi = u > STATE_MAX

@@ -31,11 +31,6 @@ from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
 from neurocc.compiler.program import FxProjection, Program
 
 
-def _int32(x: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap to int32, where Lava's fixed-point models compute in int32."""
-    return (x + 2**31) % 2**32 - 2**31
-
-
 class _Synapses:
     """One projection's integer arithmetic, batched: ``(B, n_pre)`` → ``(B, n_post)``."""
 
@@ -91,7 +86,7 @@ class _Synapses:
         else:
             acc = s.astype(np.int64) @ self.wT
         if self.graded:
-            acc = _int32(acc)
+            acc = fx.wrap_int32(acc)
         return fx.shift_exp(acc, self.exp)
 
 
@@ -158,7 +153,7 @@ class Emulator:
             # Lava adds the input in int32 (lif/models.py: `decayed_curr = np.int32(...)`,
             # `decayed_curr += activation_in`; a_in arrives through int32 ports) before its
             # one 24-bit wrap; only reachable when |a_in << 6| ≥ 2^31.
-            u = _int32(fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT))
+            u = fx.wrap_int32(fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT))
             u, nw = fx.wrap_u(u)
             v = fx.decay(self.v[gi], self.keep_v[gi]) + u + self.bias[gi]
             if g.reset == "subtract":
