@@ -77,6 +77,7 @@ class Activity:
 
 CORE_TERMS = ("neurons", "active", "spikes", "synops_dense", "synops_sparse", "synops_conv",
               "msgs_out", "msgs_in")
+_TERM = {t: i for i, t in enumerate(CORE_TERMS)}
 
 
 class ActivityCounter:
@@ -108,10 +109,10 @@ class ActivityCounter:
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
         for i in range(len(program.groups)):
             for _, a, b, c in pl.group_slices(i):
-                self.core_work[c, 0] += b - a               # neurons per core (per step)
+                self.core_work[c, _TERM["neurons"]] += b - a   # neurons per core (per step)
         self.steps = 0
         lat = hw.latency
-        self.t_static = self.core_work[:, 0] * lat.neuron_access_s          # (n_cores,)
+        self.t_static = self.core_work[:, _TERM["neurons"]] * lat.neuron_access_s  # (n_cores,)
         self.t_syn = {"dense": lat.synop_dense_s, "sparse": lat.synop_sparse_s,
                       "conv": lat.synop_conv_s}
         self.step_time: list[np.ndarray] = []
@@ -160,15 +161,15 @@ class ActivityCounter:
             r = self.ops[p.name](ev)                     # (B, n_post) synaptic events
             self.synops[p.name] += float(r.sum())
             received[p.dst] += r
-            work += self._per_core(r, p.dst) * self.t_syn[self.kind[p.name]]
-            ci = CORE_TERMS.index("synops_" + self.kind[p.name])
-            self.core_work[:, ci] += self._per_core(r, p.dst).sum(axis=0)
+            pc = self._per_core(r, p.dst)
+            work += pc * self.t_syn[self.kind[p.name]]
+            self.core_work[:, _TERM["synops_" + self.kind[p.name]]] += pc.sum(axis=0)
         for n in self.names:
             act = (received[n] > 0).astype(np.float64)
             self.active[n] += float(act.sum())
             pc = self._per_core(act, n)
             work += pc * lat.neuron_update_s
-            self.core_work[:, 1] += pc.sum(axis=0)
+            self.core_work[:, _TERM["active"]] += pc.sum(axis=0)
         route_t = np.zeros(B)
         links = np.zeros((B, self.mesh.n_links))
         for src, ev in events.items():
@@ -184,10 +185,10 @@ class ActivityCounter:
             links += self.mesh.loads(from_core, dst, sent)
             if src != INPUT:
                 work += spk_core * lat.spike_out_s
-                self.core_work[:, 2] += spk_core.sum(axis=0)
+                self.core_work[:, _TERM["spikes"]] += spk_core.sum(axis=0)
             work += out_core * lat.message_out_s + in_core * lat.message_in_s
-            self.core_work[:, 6] += out_core.sum(axis=0)
-            self.core_work[:, 7] += in_core.sum(axis=0)
+            self.core_work[:, _TERM["msgs_out"]] += out_core.sum(axis=0)
+            self.core_work[:, _TERM["msgs_in"]] += in_core.sum(axis=0)
             rt = np.where(ev > 0, self.route_s[src][None, :], 0.0).max(axis=1)
             route_t = np.maximum(route_t, rt)
         self.link_load += links.sum(axis=0)

@@ -79,9 +79,10 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
     for L in rep["layers"]:
         a = fixed.trace.spikes[L["name"]].sum(axis=0)
         b = ref.trace.spikes[L["name"]].sum(axis=0)
-        layers.append({**{k: L[k] for k in ("name", "nir_node", "neurons",
+        layers.append({**{k: L[k] for k in ("name", "nir_node", "kind", "neurons",
                                              "spikes_per_inference", "synops_in_per_inference",
                                              "energy_per_inference_j", "saturation")},
+                       "shape": list(prog.group(L["name"]).shape),
                        "float_spikes_per_inference": float(b.sum()) / x.shape[1],
                        "agreement_with_float": counts_agreement(a, b)})
     out = {
@@ -135,10 +136,11 @@ def render_demo(d: dict) -> str:
         lines.append(f"           output spike counts vs snnTorch: {pct(c['exact_fraction'])} of "
                      f"samples identical, relative L1 {c['relative_l1']:.3f}, r = "
                      f"{c['pearson_r']:.4f}")
-    lines += ["", f"{'layer':<14}{'neurons':>8}{'spikes/inf':>12}{'(float)':>9}{'synops/inf':>12}"
+    lines += ["", f"{'layer (NIR node, shape)':<24}{'spikes/inf':>11}{'(float)':>9}{'synops/inf':>12}"
                   f"{'energy/inf':>12}  count agreement (rel. L1)"]
     for L in d["layers"]:
-        lines.append(f"{L['name'][:13]:<14}{L['neurons']:>8}{L['spikes_per_inference']:>12.1f}"
+        label = f"{L['name'][:8]} {L['kind'].upper()} {'x'.join(map(str, L['shape']))}"
+        lines.append(f"{label[:23]:<24}{L['spikes_per_inference']:>11.1f}"
                      f"{L['float_spikes_per_inference']:>9.1f}{L['synops_in_per_inference']:>12.1f}"
                      f"{fmt_j(L['energy_per_inference_j']):>12}  "
                      f"{L['agreement_with_float']['relative_l1']:.3f}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurocc.activity import Activity
+from neurocc.activity import CORE_TERMS, Activity
 from neurocc.compiler.ir import INPUT
 from neurocc.compiler.route import route
 from neurocc.compiler.program import Program
@@ -125,8 +125,6 @@ def estimate(program: Program, act: Activity) -> Estimate:
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
     per_core = []
-    from neurocc.activity import CORE_TERMS
-
     for c in program.placement.cores_used:
         per_core.append({"core": int(c), **{t: float(act.core_work[c, i]) / B
                                             for i, t in enumerate(CORE_TERMS)}})
