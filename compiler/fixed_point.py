@@ -33,6 +33,10 @@ def trunc_shift(x: np.ndarray, shift: int) -> np.ndarray:
 
 def decay(x: np.ndarray, keep: int) -> np.ndarray:
     """``trunc0(x · keep / 4096)`` computed in int64 like Lava."""
+    if keep == 0:
+        return np.zeros_like(x, dtype=np.int64)
+    if keep == DECAY_UNITY:
+        return x.astype(np.int64)
     return trunc_shift(x.astype(np.int64) * keep, DECAY_SHIFT)
 
 
@@ -49,30 +53,39 @@ def wrap_int32(x: np.ndarray) -> np.ndarray:
     """Two's-complement wrap to int32, where Lava's models compute in int32 (the current
     update ``decayed_curr += activation_in``; graded ``weights.dot(s_in)``). Only reachable
     past 2^31, which compiled programs stay far below."""
+    if _inside(x, -(2**31), 2**31 - 1):
+        return x
     return (x + 2**31) % 2**32 - 2**31
+
+
+def _inside(x: np.ndarray, lo: int, hi: int) -> bool:
+    """Fast path: every value already in [lo, hi] (the common case: no wrap, no clip)."""
+    return x.size == 0 or (int(x.min()) >= lo and int(x.max()) <= hi)
 
 
 def wrap_u(u: np.ndarray) -> tuple[np.ndarray, int]:
     """Lava's one-time 24-bit wrap of the current; returns (u, number of wrapped values)."""
+    if _inside(u, -STATE_MAX + 1, STATE_MAX):
+        return u, 0
     hi = u > STATE_MAX
     lo = u <= -STATE_MAX
     n = int(hi.sum() + lo.sum())
-    if n:
-        u = np.where(hi, u - 2 * STATE_MAX, np.where(lo, u + 2 * STATE_MAX, u))
-    return u, n
+    return np.where(hi, u - 2 * STATE_MAX, np.where(lo, u + 2 * STATE_MAX, u)), n
 
 
 def saturate_v(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Clip the membrane to ±(2^23 − 1); returns (v, number of clipped values)."""
     lim = STATE_MAX - 1
+    if _inside(v, -lim, lim):
+        return v, 0
     n = int(np.count_nonzero((v > lim) | (v < -lim)))
-    if n:
-        v = np.clip(v, -lim, lim)
-    return v, n
+    return np.clip(v, -lim, lim), n
 
 
 def wrap_conv(a: np.ndarray) -> tuple[np.ndarray, int]:
     """Lava's Conv wraps its output to signed 24 bits."""
+    if _inside(a, -CONV_OUT_MAX, CONV_OUT_MAX - 1):
+        return a, 0
     out = (a + CONV_OUT_MAX) % (2 * CONV_OUT_MAX) - CONV_OUT_MAX
     return out, int(np.count_nonzero(out != a))
 
