@@ -1,1 +1,5 @@
-from neurocc.cli import main; raise SystemExit(main())
+"""``python -m neurocc``: the command line."""
+
+from neurocc.cli import main
+
+raise SystemExit(main())

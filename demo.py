@@ -136,8 +136,8 @@ def render_demo(d: dict) -> str:
         lines.append(f"           output spike counts vs snnTorch: {pct(c['exact_fraction'])} of "
                      f"samples identical, relative L1 {c['relative_l1']:.3f}, r = "
                      f"{c['pearson_r']:.4f}")
-    lines += ["", f"{'layer (NIR node, shape)':<24}{'spikes/inf':>11}{'(float)':>9}{'synops/inf':>12}"
-                  f"{'energy/inf':>12}  count agreement (rel. L1)"]
+    lines += ["", f"{'layer (NIR node, shape)':<24}{'spikes/inf':>11}{'(float)':>9}"
+                  f"{'synops/inf':>12}{'energy/inf':>12}  count agreement (rel. L1)"]
     for L in d["layers"]:
         label = f"{L['name'][:8]} {L['kind'].upper()} {'x'.join(map(str, L['shape']))}"
         lines.append(f"{label[:23]:<24}{L['spikes_per_inference']:>11.1f}"

@@ -96,7 +96,8 @@ def render_run(rep: dict) -> str:
     lines.append(f"energy per inference {fmt_j(rep['energy_per_inference_j'])}: " + ", ".join(
         f"{k} {fmt_j(v)}" for k, v in rep["energy_breakdown_j"].items()))
     lines.append(f"latency per inference {fmt_s(rep['latency_per_inference_s'])} on "
-                 f"{rep['cores_used']} core(s), {rep['chips_used']} chip(s); wall {rep['wall_s']:.3f} s")
+                 f"{rep['cores_used']} core(s), {rep['chips_used']} chip(s); "
+                 f"wall {rep['wall_s']:.3f} s")
     sat = {L["name"]: L["saturation"] for L in rep["layers"] if L["saturation"]
            and any(L["saturation"].values())}
     if sat:

@@ -39,7 +39,7 @@ def _fit_readout(kc: torch.Tensor, labels: np.ndarray, c: Circuit, seed: int, st
     opt = torch.optim.Adam(ro.parameters(), lr=LEARNING_RATE)
     y = torch.from_numpy(labels)
     rng = np.random.default_rng(seed)
-    for epoch in range(EPOCHS):
+    for _ in range(EPOCHS):
         order = rng.permutation(len(labels))
         total, correct = 0.0, 0
         for first in range(0, len(order), BATCH_SIZE):

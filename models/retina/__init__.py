@@ -70,7 +70,8 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 
 
 def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> list:
-    """The energy-price sweep: one retina per price, the information-energy curve (``sweep.json`` and a PNG in ``out_dir``)."""
+    """The energy-price sweep: one retina per price, the information-energy curve
+    (``sweep.json`` and a PNG in ``out_dir``)."""
     from .train import sweep as _sweep
 
     return _sweep(seed, out_dir, progress)
