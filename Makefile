@@ -1,12 +1,15 @@
 # make demo / make test: each sets up .venv (Python 3.10) when it is missing or incomplete,
 # then runs. A second run with a complete .venv installs nothing.
+SHELL       := bash
+.SHELLFLAGS := -eo pipefail -c
+
 PYTHON ?= python3.10
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.neurocc-setup-done
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: setup demo test test-all bench train lint clean
+.PHONY: setup demo test test-all bench train clean
 
 setup: $(STAMP)
 
@@ -19,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 		$(PYTHON) -m venv $(VENV) || { echo "setup: needs Python 3.10 as '$(PYTHON)' (lava-nc 0.10 does not import on 3.11); try 'pyenv install 3.10'" >&2; exit 2; }; \
 	fi
 	@echo "setup: installing neurocc[dev] with pinned versions (constraints.txt); torch is ~4.6 GB the first time"
-	$(PIP) install -c constraints.txt -e '.[dev]'
+	$(PIP) install -c constraints.txt -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
 	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, neurocc'
 	@touch $(STAMP)
 

@@ -178,7 +178,7 @@ def test_ctrl_c_or_sigterm_kills_every_process(files, long_input, tmp_path, sig,
             assert time.monotonic() < end and p.poll() is None
             time.sleep(0.2)
         p.send_signal(sig)
-        _, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=180)   # generous: a loaded CI machine is slow to reap
     finally:
         if p.poll() is None:
             p.kill()

@@ -113,7 +113,10 @@ def kill_group(proc: subprocess.Popen, jobdir: Path | str | None = None) -> int:
         time.sleep(0.02)
     if proc.poll() is None:  # pragma: no cover - SIGKILL cannot be ignored
         proc.kill()
-        proc.wait()
+        try:
+            proc.wait(timeout=10)  # bounded: a process stuck in the kernel must not hang us
+        except subprocess.TimeoutExpired:
+            pass
     # The tracker exits by itself (after unlinking the shared memory its dead clients
     # leaked) once they are all gone; give it a moment, then make sure.
     left = _wait_gone(members(), 3.0)
