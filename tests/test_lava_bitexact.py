@@ -218,28 +218,41 @@ def test_random_programs_bit_exact_long(seed, options, reset, graded, batch, ste
 
 # --------------------------------------------------------------------------- the zoo
 
-DIGITS = Path(__file__).resolve().parents[1] / "models" / "artifacts" / "digits" / "model.nir"
+ZOO_SAMPLES = {"digits": 20, "retina": 6, "olfaction": 6}
+"""Test samples per zoo model compared on every step (Lava is ~100x slower than the emulator;
+the slow variant below runs whole test splits)."""
 
 
-@pytest.mark.skipif(not DIGITS.exists(), reason="digits model artifact not built yet "
-                    "(models/artifacts/digits/model.nir)")
-@pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_digits_model_first_20_test_samples(reset):
+@pytest.mark.parametrize("name", list(ZOO_SAMPLES))
+def test_zoo_model_on_lava(name):
+    """Every committed zoo model, compiled as its user would, gives identical spikes, u and v
+    on Lava and on the emulator (the retina's readout is a non-spiking LI: v is its output)."""
     from neurocc.compiler.pipeline import compile_nir
-    from neurocc.models.digits.data import test_inputs
+    from neurocc.models import zoo
 
-    prog = compile_nir(DIGITS, reset=reset)
-    x, _ = test_inputs()
-    assert_bit_exact(prog, x[:, :20])
+    model = zoo.get(name)
+    prog = compile_nir(model.NIR_PATH, hw="loihi2", **model.COMPILE)
+    x, _ = model.test_inputs()
+    assert_bit_exact(prog, x[:, :ZOO_SAMPLES[name]])
+
+
+def test_digits_with_subtract_reset_on_lava():
+    from neurocc.compiler.pipeline import compile_nir
+    from neurocc.models import zoo
+
+    model = zoo.get("digits")
+    prog = compile_nir(model.NIR_PATH, reset="subtract")
+    x, _ = model.test_inputs()
+    assert_bit_exact(prog, x[:, :10])
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DIGITS.exists(), reason="digits model artifact not built yet "
-                    "(models/artifacts/digits/model.nir)")
-def test_digits_model_whole_test_split():
+@pytest.mark.parametrize("name, n", [("digits", 360), ("olfaction", 100)])
+def test_zoo_model_long_split_on_lava(name, n):
     from neurocc.compiler.pipeline import compile_nir
-    from neurocc.models.digits.data import test_inputs
+    from neurocc.models import zoo
 
-    prog = compile_nir(DIGITS)
-    x, _ = test_inputs()
-    assert_bit_exact(prog, x, record_state=False)
+    model = zoo.get(name)
+    prog = compile_nir(model.NIR_PATH, **model.COMPILE)
+    x, _ = model.test_inputs()
+    assert_bit_exact(prog, x[:, :n], record_state=False)
