@@ -159,7 +159,7 @@ def test_cli_zoo_unknown_model_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["retina", "olfaction"])
+@pytest.mark.parametrize("name", ["digits", "retina", "olfaction"])
 def test_retraining_with_default_seed_reproduces_committed_artifacts(name, tmp_path):
     pytest.importorskip("torch")
     model = zoo.get(name)
