@@ -42,7 +42,7 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
 
     from .circuit import from_nir
     from .model import Readout
-    from .train import evaluate
+    from .training import evaluate
 
     restore = torch_setup()
     try:
@@ -60,8 +60,8 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
 
 
 def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Train the readout and write ``model.nir`` + ``metrics.json`` (see :mod:`.train`)."""
-    from .train import train as _train
+    """Train the readout and write ``model.nir`` + ``metrics.json`` (see :mod:`.training`)."""
+    from .training import train as _train
 
     return _train(seed, out_dir, progress)
 
@@ -69,7 +69,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> list:
     """The inhibition sweep: KC sparseness against accuracy and energy (``sweep.json`` and a
     PNG in ``out_dir``)."""
-    from .train import sweep as _sweep
+    from .training import sweep as _sweep
 
     return _sweep(seed, out_dir, progress)
 

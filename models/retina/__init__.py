@@ -53,7 +53,7 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
     from neurocc.models.zoo import torch_setup
 
     from .model import from_nir
-    from .train import evaluate
+    from .training import evaluate
 
     restore = torch_setup()
     try:
@@ -63,8 +63,8 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
 
 
 def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Train at the default energy price and write the artifacts (see :mod:`.train`)."""
-    from .train import train as _train
+    """Train at the default energy price and write the artifacts (see :mod:`.training`)."""
+    from .training import train as _train
 
     return _train(seed, out_dir, progress)
 
@@ -72,7 +72,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> list:
     """The energy-price sweep: one retina per price, the information-energy curve
     (``sweep.json`` and a PNG in ``out_dir``)."""
-    from .train import sweep as _sweep
+    from .training import sweep as _sweep
 
     return _sweep(seed, out_dir, progress)
 

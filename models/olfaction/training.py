@@ -5,8 +5,8 @@ and BPTT over the response window; the expansion and the APL inhibition are fixe
 the fixed part does not change, its Kenyon-cell spike trains are computed once per data set
 (with the chip's timing, :mod:`.model`) and the readout trains on them.
 
-    python -m neurocc.models.olfaction.train          # the committed artifacts
-    python -m neurocc.models.olfaction.train --sweep  # + the sparseness sweep and its plot
+    python -m neurocc.models.olfaction.training          # the committed artifacts
+    python -m neurocc.models.olfaction.training --sweep  # + the sparseness sweep and its plot
 """
 
 from __future__ import annotations

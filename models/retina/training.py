@@ -1,7 +1,7 @@
 """Train the retina under an energy price; deploy it through neurocc; sweep the price.
 
-    python -m neurocc.models.retina.train            # the committed artifacts
-    python -m neurocc.models.retina.train --sweep    # + the information-energy curve
+    python -m neurocc.models.retina.training            # the committed artifacts
+    python -m neurocc.models.retina.training --sweep    # + the information-energy curve
 
 Loss per batch: mean squared error per pixel of the reconstruction of ``x − mean`` plus
 ``price · E``, with ``E`` the joules per image that the ganglion cells' spikes cost on the
