@@ -63,11 +63,15 @@ class Activity:
     input_events: float = 0.0                # nonzero input values (host → chip)
     input_per_channel: np.ndarray | None = None
     core_work: np.ndarray | None = None      # (n_cores, n_terms) totals, see CORE_TERMS
-    step_core_time: list = field(default_factory=list)  # per step (B,) step time w/o barrier
-    per_sample_spikes: np.ndarray | None = None  # (B,) all layers
     step_parts: list = field(default_factory=list)  # per step (3, B): core, link, route (s)
     link_load: np.ndarray | None = None      # (n_links,) messages per link over the run
     routes: Routes | None = None             # the routes the counts were made with
+
+    @property
+    def step_core_time(self) -> list[np.ndarray]:
+        """Per step, (B,) seconds without the barrier: max(busiest core, busiest link) plus
+        the longest route of a message sent in that step."""
+        return [np.maximum(core, link) + route for core, link, route in self.step_parts]
 
     def total_spikes(self, name: str | None = None) -> float:
         if name is not None:
@@ -105,7 +109,6 @@ class ActivityCounter:
         self.synops = {p.name: 0.0 for p in program.projections}
         self.active = {n: 0.0 for n in self.names}
         self.input_events = 0.0
-        self.per_sample_spikes = np.zeros(batch)
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
         for i in range(len(program.groups)):
             for _, a, b, c in pl.group_slices(i):
@@ -115,7 +118,6 @@ class ActivityCounter:
         self.t_static = self.core_work[:, _TERM["neurons"]] * lat.neuron_access_s  # (n_cores,)
         self.t_syn = {"dense": lat.synop_dense_s, "sparse": lat.synop_sparse_s,
                       "conv": lat.synop_conv_s}
-        self.step_time: list[np.ndarray] = []
         # Per source: messages per spike, the longest route of a spike (its latency), and
         # every (neuron, destination core) pair with the core it leaves from.
         self.msgs = self.routes.msgs
@@ -149,7 +151,6 @@ class ActivityCounter:
             s = spikes_t[n]
             events[n] = s.astype(np.float64)
             self.spikes[n] += s.sum(axis=0)
-            self.per_sample_spikes += s.sum(axis=1)
         self.input_events += float(events[INPUT].sum())
         self.input_per_channel += events[INPUT].sum(axis=0)
         work = np.zeros((B, self.n_cores)) + self.t_static[None, :]
@@ -195,7 +196,6 @@ class ActivityCounter:
         core_t = work.max(axis=1)
         link_t = (links * self.t_link[None, :]).max(axis=1) if links.size else np.zeros(B)
         self.step_parts.append(np.stack([core_t, link_t, route_t]))
-        self.step_time.append(np.maximum(core_t, link_t) + route_t)
         self.steps += 1
 
     def result(self) -> Activity:
@@ -204,6 +204,6 @@ class ActivityCounter:
             neurons=dict(self.sizes), spikes=self.spikes, synops=self.synops,
             synops_kind=self.kind, active_updates=self.active, input_events=self.input_events,
             input_per_channel=self.input_per_channel,
-            core_work=self.core_work, step_core_time=self.step_time,
-            per_sample_spikes=self.per_sample_spikes, step_parts=self.step_parts,
+            core_work=self.core_work,
+            step_parts=self.step_parts,
             link_load=self.link_load, routes=self.routes)

@@ -102,13 +102,12 @@ def encode_input(program: Program, x: np.ndarray) -> np.ndarray:
     ``round(x · scale)`` with the program's payload scale."""
     x = np.asarray(x)
     shape = tuple(program.input_shape)
-    if x.ndim != 2 + len(shape) or tuple(x.shape[2:]) != shape:
-        if x.ndim >= 2 and int(np.prod(x.shape[2:])) == int(np.prod(shape)) and x.ndim == 3:
-            pass  # already flat (steps, batch, n_in)
-        else:
-            raise InputError(
-                f"input has shape {x.shape}; the program expects (steps, batch, "
-                f"{', '.join(map(str, shape))}) — time first, like snnTorch")
+    as_shaped = x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape
+    already_flat = x.ndim == 3 and x.shape[2] == int(np.prod(shape))   # (steps, batch, n_in)
+    if not (as_shaped or already_flat):
+        raise InputError(
+            f"input has shape {x.shape}; the program expects (steps, batch, "
+            f"{', '.join(map(str, shape))}) — time first, like snnTorch")
     if x.dtype.kind not in "biuf":
         raise InputError(f"input has dtype {x.dtype}; use numbers (bool, int or float)")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
@@ -133,6 +132,18 @@ def encode_input(program: Program, x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(flat * scale), -lim, lim).astype(np.int64)
 
 
+def pad_drain(a: np.ndarray, depth: int) -> np.ndarray:
+    """``a`` ``(steps, batch, n)`` followed by ``depth`` all-zero steps."""
+    if not depth:
+        return a
+    return np.concatenate([a, np.zeros((depth, *a.shape[1:]), dtype=a.dtype)])
+
+
+def payloads(program: Program, x: np.ndarray) -> np.ndarray:
+    """What ``run`` feeds a fixed-point backend: ``encode_input`` plus the drain steps."""
+    return pad_drain(encode_input(program, x), program.depth)
+
+
 def run(program: Program, x: np.ndarray, backend: str | Backend = "emulator",
         drain: bool = True, record_state: bool = False, **options) -> RunResult:
     """Run ``x`` ``(steps, batch, *input_shape)`` on a backend and count what happened.
@@ -142,17 +153,13 @@ def run(program: Program, x: np.ndarray, backend: str | Backend = "emulator",
     (output step ``t`` is the response to input step ``t``).
     """
     be = get_backend(backend, **options) if isinstance(backend, str) else backend
-    payload = encode_input(program, x)
-    steps, batch = payload.shape[:2]
+    encoded = encode_input(program, x)
+    steps, batch = encoded.shape[:2]
     depth = program.depth if drain else 0
-    if depth:
-        payload = np.concatenate([payload, np.zeros((depth, batch, payload.shape[2]),
-                                                     dtype=payload.dtype)])
+    payload = pad_drain(encoded, depth)
     feed = payload
     if getattr(be, "wants_float_input", False):   # the float reference gets the raw input
-        feed = np.asarray(x, dtype=np.float64).reshape(steps, batch, -1)
-        if depth:
-            feed = np.concatenate([feed, np.zeros((depth, batch, feed.shape[2]))])
+        feed = pad_drain(np.asarray(x, dtype=np.float64).reshape(steps, batch, -1), depth)
     t0 = time.perf_counter()
     trace = be.simulate(program, feed, record_state)
     wall = time.perf_counter() - t0

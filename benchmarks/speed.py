@@ -74,11 +74,10 @@ def main(argv=None) -> dict:
                               "neurons": prog.n_neurons}}
 
     # emulator: the whole split, backend time only (run() also counts activity)
+    from neurocc.backends import payloads
     from neurocc.backends.emulator import EmulatorBackend
-    from neurocc.backends import encode_input
 
-    payload = encode_input(prog, x)
-    payload = np.concatenate([payload, np.zeros((prog.depth, *payload.shape[1:]), np.int64)])
+    payload = payloads(prog, x)
     be = EmulatorBackend()
     t_emu = best_of(lambda: be.simulate(prog, payload), a.repeats)
     t_emu_full = best_of(lambda: run(prog, x), a.repeats)

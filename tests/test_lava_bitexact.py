@@ -7,7 +7,6 @@ run, and the property test keeps its example count small; ``-m slow`` runs more.
 """
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from neurocc import synth  # noqa: E402
-from neurocc.backends import encode_input  # noqa: E402
+from neurocc.backends import payloads  # noqa: E402
 from neurocc.backends.diff import compare_traces, render_diff  # noqa: E402
 from neurocc.backends.emulator import EmulatorBackend  # noqa: E402
 from neurocc.backends.lava import LavaBackend  # noqa: E402
@@ -28,14 +27,6 @@ from neurocc.compiler.pipeline import compile_network  # noqa: E402
 from neurocc.errors import BackendError  # noqa: E402
 
 pytestmark = pytest.mark.lava
-
-
-def payloads(program, x):
-    """``x`` (steps, batch, *input_shape) → int payloads padded with the drain steps, as
-    ``backends.run`` feeds every backend."""
-    p = encode_input(program, x)
-    pad = np.zeros((program.depth, p.shape[1], p.shape[2]), dtype=p.dtype)
-    return np.concatenate([p, pad])
 
 
 def assert_bit_exact(program, x, record_state=True):
