@@ -82,13 +82,6 @@ class Placement:
     def group_slices(self, gi: int) -> np.ndarray:
         return self.slices[self.slices[:, 0] == gi]
 
-    def core_of(self, gi: int, n: int) -> np.ndarray:
-        """Core of each of the group's ``n`` neurons, shape ``(n,)``."""
-        out = np.empty(n, dtype=np.int64)
-        for _, a, b, c in self.group_slices(gi):
-            out[a:b] = c
-        return out
-
     @property
     def cores_used(self) -> np.ndarray:
         return np.unique(self.slices[:, 3])
