@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocc.backends import Trace, run
-from neurocc.compiler.program import Program
+from neurocc.backends.base import Trace
+from neurocc.backends.run import run
 
 QUANTITIES = ("spikes", "v", "u")
 """Order of comparison at one step: a spike difference is reported before the state that
 caused it."""
 
 
-def compare_traces(program: Program, ta: Trace, tb: Trace, a: str = "a",
+def compare_traces(program, ta: Trace, tb: Trace, a: str = "a",
                    b: str = "b") -> dict:
     """Compare two traces of the same run (arrays ``(steps_run, batch, n)``).
 
@@ -69,7 +69,7 @@ def _py(v):
         int(v) if np.issubdtype(np.asarray(v).dtype, np.integer) else float(v))
 
 
-def diff(program: Program, x: np.ndarray, a: str = "emulator", b: str = "lava",
+def diff(program, x: np.ndarray, a: str = "emulator", b: str = "lava",
          drain: bool = True, options_a: dict | None = None,
          options_b: dict | None = None) -> dict:
     """Run ``x`` ``(steps, batch, *input_shape)`` on backends ``a`` and ``b`` (names) with

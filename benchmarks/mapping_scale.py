@@ -55,16 +55,15 @@ def synthetic(n_layer: int, layers: int = LAYERS, fan_in: int = FAN_IN, seed: in
               local: bool = True):
     """The benchmark network as IR (``Sparse`` projections, int32 indices, float32 weights).
     ``local=False`` draws every neuron's sources at random from the whole previous layer."""
-    from neurocc.compiler.ir import INPUT, Network, NeuronGroup, Projection, Sparse
+    from neurocc.compiler.ir import INPUT, LIF, Network, Projection, Sparse
 
     rng = np.random.default_rng(seed)
     groups, projections, src = [], [], INPUT
     window = 4 * fan_in
     for i in range(layers):
         n = n_layer
-        g = NeuronGroup(f"l{i}", f"lif{i}", "lif", (n,), tau_mem=np.full(n, 1e-3),
-                        r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n),
-                        bias=np.zeros(n))
+        g = LIF(f"l{i}", f"lif{i}", (n,), bias=np.zeros(n), tau_mem=np.full(n, 1e-3),
+                r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n))
         # fan_in distinct sources: one per bucket of 4 across the window, jittered
         offset = (np.arange(fan_in) * 4)[None, :] + rng.integers(0, 4, (n, fan_in)) \
             - window // 2
@@ -86,13 +85,10 @@ def _rss_gb() -> float:
 
 
 def run_case(name: str) -> dict:
-    """Compile one case pass by pass, timing each (this process only)."""
-    from neurocc.compiler.discretize import Discretize
-    from neurocc.compiler.partition import Partition
-    from neurocc.compiler.place import Place
-    from neurocc.compiler.quantize import Quantize
-    from neurocc.compiler.route import Route
-    from neurocc.errors import ResourceError
+    """Compile one case with the default pipeline, timing each pass (this process only)."""
+    from neurocc.api.errors import ResourceError
+    from neurocc.compiler.passes.base import CompileOptions, CompileState
+    from neurocc.compiler.pipeline import default_pipeline
     from neurocc.hw_configs import load_hw, override
 
     frac, chips, local = CASES[name]
@@ -110,24 +106,24 @@ def run_case(name: str) -> dict:
     out["synapses"] = sum(len(p.conn.data) for p in net.projections)
     out["rss_after_build_gb"] = _rss_gb()
 
-    def timed(key, fn):
-        t0 = time.perf_counter()
-        try:
-            return fn()
-        finally:   # a pass that raises (does not fit) is timed too
-            sec[key] = time.perf_counter() - t0
+    options = CompileOptions(dt=1e-4)
+    pipeline = default_pipeline(hw, options)
+    clock = [time.perf_counter()]
 
+    def timed(p, state):   # called after every pass
+        now = time.perf_counter()
+        sec[p.name] = now - clock[0]
+        clock[0] = now
+
+    state = CompileState(hw=hw, options=options, network=net)
     try:
-        dnet = timed("discretize", lambda: Discretize(1e-4).run(net))
-        quantize = Quantize(hw, "zero", {"kind": "spikes"})
-        groups, projections, _ = timed("quantize", lambda: quantize.run(dnet))
-        dnet = None   # as in compile_network, the discretized copy is not kept
-        part = timed("partition", lambda: Partition(hw).run(groups, projections, net.n_inputs))
-        placed = timed("place", lambda: Place(hw).run(part))
-        routes = timed("route", lambda: Route(hw).run(part, placed, projections))
-    except ResourceError as e:
+        state = pipeline.run(state, timed)
+    except ResourceError as e:   # the pass that raised is timed too
+        failed = pipeline.names[len(sec) - 1]
+        sec[failed] = time.perf_counter() - clock[0]
         out["does_not_fit"] = str(e)
     else:
+        placed, routes = state.placement, state.routes
         st = placed.stats
         out.update(cores=len(placed.slices), chips_used=int(len(np.unique(
             placed.slices[:, 3] // hw.mesh.cores_per_chip))),

@@ -1,67 +1,86 @@
-"""The default pipeline, top to bottom: NIR → IR → discretize → quantize → partition →
-place → route. The program stores the placement; its routes are derived from it again when
-the program is run or inspected (``compiler.route.route``), and their totals are kept in
-``placement.stats``."""
+"""The default pipeline, top to bottom:
+
+    NIR → IR (frontend) → discretize → lower (the target's quantizer) → partition → place → route
+
+``compile_network`` runs it on an IR network and builds the target's program;
+``compile_nir`` reads a ``.nir`` file or ``nir.NIRGraph`` first.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from neurocc.compiler.discretize import Discretize
-from neurocc.compiler.frontend import read_nir
-from neurocc.compiler.ir import Network
-from neurocc.compiler.partition import Partition
-from neurocc.compiler.place import Place
-from neurocc.compiler.program import Program
-from neurocc.compiler.quantize import Quantize
-from neurocc.compiler.route import Route
-from neurocc.errors import NeuroccError
+from neurocc.api.errors import NeuroccError
+from neurocc.compiler.ir.encoding import GradedInput, InputEncoding, SpikeInput
+from neurocc.compiler.ir.graph import Network
+from neurocc.compiler.passes.base import RESETS, Callback, CompileOptions, CompileState, Pipeline
+from neurocc.compiler.passes.discretize import Discretize
+from neurocc.compiler.passes.partition import Partition
+from neurocc.compiler.passes.place import Place
+from neurocc.compiler.passes.route import Route
+from neurocc.compiler.targets import get_target
 from neurocc.hw_configs import HardwareSpec, load_hw
 
-RESETS = ("zero", "subtract")
+
+def default_pipeline(hw: HardwareSpec, options: CompileOptions) -> Pipeline:
+    """The passes ``compile_network`` runs, in order."""
+    return Pipeline((
+        Discretize(options.dt),
+        get_target(hw.target).lowering(hw, options),
+        Partition(hw),
+        Place(hw, options.placement),
+        Route(hw),
+    ))
+
+
+def _encoding(enc: InputEncoding | None, hw: HardwareSpec) -> InputEncoding:
+    """The input encoding with the chip's graded payload width filled in."""
+    if enc is None or isinstance(enc, SpikeInput):
+        return SpikeInput()
+    if not isinstance(enc, GradedInput):
+        raise NeuroccError(f"input_encoding must be SpikeInput() or GradedInput(max), got "
+                           f"{enc!r}")
+    bits = hw.numerics.graded_spike_bits
+    if bits <= 0:
+        raise NeuroccError(f"{hw.name} has no graded spikes; encode the input as binary "
+                           "spikes or compile for a chip with graded spikes (loihi2)")
+    return GradedInput(float(enc.max), int(enc.bits or bits))
 
 
 def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
-                    reset: str = "zero", input_encoding: dict | None = None,
-                    source: dict | None = None, placement: str = "greedy+swap") -> Program:
+                    reset: str = "zero", input_encoding: InputEncoding | None = None,
+                    source: dict | None = None, placement: str = "greedy+swap",
+                    callback: Callback | None = None):
     """Compile an IR network for ``hw``. ``dt`` in seconds; ``reset`` "zero" (NIR's
     semantics) or "subtract" (snnTorch's default, which NIR cannot express); ``placement``
-    one of ``compiler.place.STRATEGIES``."""
+    one of ``compiler.passes.place.STRATEGIES``; ``callback(pass, state)`` is called after
+    every pass."""
     hw = load_hw(hw) if isinstance(hw, str) else hw
     if reset not in RESETS:
         raise NeuroccError(f"reset rule '{reset}' unknown; use one of {', '.join(RESETS)}")
-    enc = input_encoding or {"kind": "spikes"}
-    if enc["kind"] == "graded":
-        bits = hw.numerics.graded_spike_bits
-        if bits <= 0:
-            raise NeuroccError(f"{hw.name} has no graded spikes; encode the input as binary "
-                               "spikes or compile for a chip with graded spikes (loihi2)")
-        enc = {"kind": "graded", "max": float(enc["max"]), "bits": int(enc.get("bits", bits))}
-    dnet = Discretize(dt).run(net)
-    groups, projections, report = Quantize(hw, reset, enc).run(dnet)
-    report["warnings"] = list(dnet.warnings)
-    del dnet  # the discretized copy of every weight is not needed any more
-    part = Partition(hw).run(groups, projections, net.n_inputs)
-    placed = Place(hw, placement).run(part)
-    routes = Route(hw).run(part, placed, projections)
-    placed.stats["routes"] = routes.totals()
-    return Program(
-        hw=hw, dt=dt, reset=reset, input_shape=net.input_shape,
-        input_encoding=report.pop("input_encoding"),
-        groups=groups, projections=projections, outputs=net.outputs, network=net,
-        depth=net.depth(), placement=placed, report=report, source=source or {})
+    options = CompileOptions(dt=dt, reset=reset, input_encoding=_encoding(input_encoding, hw),
+                             placement=placement)
+    state = CompileState(hw=hw, options=options, network=net, source=dict(source or {}))
+    state = default_pipeline(hw, options).run(state, callback)
+    return get_target(hw.target).build_program(state)
 
 
 def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
-                reset: str = "zero", input_encoding: dict | None = None) -> Program:
+                reset: str = "zero", input_encoding: InputEncoding | None = None,
+                callback: Callback | None = None):
     """Compile a ``.nir`` file or ``nir.NIRGraph``."""
+    from neurocc.compiler.frontend import read_nir
+
     net = read_nir(source)
     info = {"nir": str(source) if isinstance(source, (str, Path)) else "<NIRGraph>"}
     if isinstance(source, (str, Path)):
-        import hashlib
+        h = hashlib.sha256()
+        with open(source, "rb") as f:       # in chunks: a .nir file can be gigabytes
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        info["nir_sha256"] = h.hexdigest()
+    return compile_network(net, hw, dt, reset, input_encoding, info, callback=callback)
 
-        info["nir_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
-    return compile_network(net, hw, dt, reset, input_encoding, info)
 
-
-__all__ = ["compile_nir", "compile_network", "RESETS"]
+__all__ = ["RESETS", "compile_network", "compile_nir", "default_pipeline"]

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurocc.compiler.ir import INPUT, Conv, Dense, Sparse
+from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
+from neurocc.compiler.ir.graph import INPUT, incoming_index
 from neurocc.hw_configs import HardwareSpec
 
 WINDOW_ENTRIES = 1 << 21
@@ -319,7 +320,8 @@ def _scratch(index: SourceIndex) -> np.ndarray:
 
 def fanins(groups, projections, index: SourceIndex, hw: HardwareSpec) -> list[FanIn]:
     scratch = _scratch(index)
-    return [FanIn(g, [p for p in projections if p.dst == g.name], index, hw, scratch)
+    into = incoming_index(projections)
+    return [FanIn(g, into.get(g.name, ()), index, hw, scratch)
             for g in groups]
 
 

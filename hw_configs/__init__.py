@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import sys
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from neurocc.errors import ConfigError
+from neurocc.api.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,19 +23,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass(frozen=True)
-class Numerics:
-    weight_bits: int
-    weight_exp_min: int
-    weight_exp_max: int
-    decay_bits: int
-    state_bits: int
-    threshold_bits: int
-    bias_mant_bits: int
-    bias_exp_max: int
-    graded_spike_bits: int
 
 
 @dataclass(frozen=True)
@@ -93,7 +82,8 @@ class Energy:
 
 @dataclass(frozen=True)
 class Latency:
-    """Seconds per event; ``barrier_s`` is a table of (chips, seconds per step)."""
+    """Seconds per event; ``barrier_s`` is a table of (chips, seconds per step), read by
+    ``cost/latency.py``."""
 
     synop_dense_s: float
     synop_sparse_s: float
@@ -108,23 +98,16 @@ class Latency:
     chip_crossing_s: float
     barrier_s: tuple[tuple[float, float], ...]
 
-    def barrier(self, chips: int) -> float:
-        """Barrier time per step for ``chips`` chips, interpolated in log2(chips)."""
-        table = sorted(self.barrier_s)
-        if chips <= table[0][0]:
-            return table[0][1]
-        for (c0, t0), (c1, t1) in zip(table, table[1:]):
-            if chips <= c1:
-                f = (math.log2(chips) - math.log2(c0)) / (math.log2(c1) - math.log2(c0))
-                return t0 + f * (t1 - t0)
-        return table[-1][1]
-
 
 @dataclass(frozen=True)
 class HardwareSpec:
+    """One target system. ``target`` names the chip family (``compiler/targets``), which owns
+    the ``numerics`` (its number formats, parsed from ``[numerics]``)."""
+
     name: str
     description: str
-    numerics: Numerics
+    target: str
+    numerics: Any
     core: Core
     mesh: Mesh
     energy: Energy
@@ -138,9 +121,22 @@ class HardwareSpec:
     def assumptions(self) -> list[str]:
         return [k for k, v in self.sources.items() if v.get("assumption")]
 
+    def value(self, key: str):
+        """The value of ``"section.field"`` (e.g. ``"energy.spike_out_j"``)."""
+        sec, name = split_key(key)
+        return getattr(getattr(self, sec), name)
 
-SECTIONS = {"numerics": Numerics, "core": Core, "mesh": Mesh, "energy": Energy,
-            "latency": Latency}
+
+def split_key(key: str) -> tuple[str, str]:
+    """``"section.field"`` → ``("section", "field")``."""
+    sec, _, name = key.partition(".")
+    return sec, name
+
+
+SECTIONS = {"core": Core, "mesh": Mesh, "energy": Energy, "latency": Latency}
+"""The sections every config has, whatever its target; ``[numerics]`` belongs to the target."""
+DEFAULT_TARGET = "loihi"
+"""Target of a config that names none (every config before targets existed was Loihi)."""
 
 
 def available() -> list[str]:
@@ -168,39 +164,88 @@ def load_hw(name_or_path: str | Path) -> HardwareSpec:
 
 
 def from_dict(raw: dict, where: str = "<config>") -> HardwareSpec:
+    """Build a ``HardwareSpec`` from a loaded TOML table, checking every value's presence,
+    source, type and range."""
+    from neurocc.compiler.targets import get_target
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"hardware config '{where}' is not a table")
+    target_name = raw.get("target", DEFAULT_TARGET)
+    try:
+        target = get_target(target_name)
+    except KeyError as e:
+        raise ConfigError(f"hardware config '{where}': {e.args[0]}") from None
     sources, sections = {}, {}
-    for sec, cls in SECTIONS.items():
-        table = raw.get(sec)
-        if not isinstance(table, dict):
-            raise ConfigError(f"hardware config '{where}': missing section [{sec}]")
-        values = {}
-        for f in fields(cls):
-            entry = table.get(f.name)
-            if entry is None:
-                raise ConfigError(f"hardware config '{where}': [{sec}] lacks '{f.name}' "
-                                  "(see hw_configs/README.md)")
-            if not isinstance(entry, dict) or "value" not in entry or not entry.get("source"):
-                raise ConfigError(
-                    f"hardware config '{where}': [{sec}] {f.name} must be an inline table "
-                    "{ value = ..., unit = \"...\", source = \"...\" }: every constant needs "
-                    "its source")
-            v = entry["value"]
-            if isinstance(v, list):
-                v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0 and \
-                    not f.name.endswith("_min"):
-                raise ConfigError(f"hardware config '{where}': [{sec}] {f.name} = {v} < 0")
-            values[f.name] = v
-            sources[f"{sec}.{f.name}"] = {"unit": entry.get("unit", ""),
-                                          "source": entry["source"],
-                                          "assumption": bool(entry.get("assumption", False))}
-        sections[sec] = cls(**values)
+    for sec, cls in {"numerics": target.numerics_type, **SECTIONS}.items():
+        sections[sec] = cls(**_section(raw, sec, cls, where, sources))
     for key in ("name", "description"):
-        if not isinstance(raw.get(key), str):
-            raise ConfigError(f"hardware config '{where}': missing '{key}'")
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ConfigError(f"hardware config '{where}': missing '{key}' (a string)")
     _check_geometry(sections["core"], sections["mesh"], where)
-    return HardwareSpec(name=raw["name"], description=raw["description"], sources=sources,
-                        raw=raw, **sections)
+    target.check_numerics(sections["numerics"], where)
+    return HardwareSpec(name=raw["name"], description=raw["description"], target=target_name,
+                        sources=sources, raw=raw, **sections)
+
+
+def _section(raw: dict, sec: str, cls: type, where: str, sources: dict) -> dict:
+    """The values of section ``[sec]`` for the dataclass ``cls``, each checked against the
+    field's type; records every value's unit, source and assumption flag in ``sources``."""
+    table = raw.get(sec)
+    if not isinstance(table, dict):
+        raise ConfigError(f"hardware config '{where}': missing section [{sec}]")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        entry = table.get(f.name)
+        if entry is None:
+            raise ConfigError(f"hardware config '{where}': [{sec}] lacks '{f.name}' "
+                              "(see hw_configs/README.md)")
+        if not isinstance(entry, dict) or "value" not in entry or \
+                not isinstance(entry.get("source"), str) or not entry["source"]:
+            raise ConfigError(
+                f"hardware config '{where}': [{sec}] {f.name} must be an inline table "
+                "{ value = ..., unit = \"...\", source = \"...\" }: every constant needs "
+                "its source")
+        values[f.name] = _typed(entry["value"], hints[f.name], f"[{sec}] {f.name}", where)
+        sources[f"{sec}.{f.name}"] = {"unit": str(entry.get("unit", "")),
+                                      "source": entry["source"],
+                                      "assumption": bool(entry.get("assumption", False))}
+    return values
+
+
+def _typed(v, hint, what: str, where: str):
+    """``v`` checked against ``hint`` (int, float, bool or a tuple of those); lists become
+    tuples, ints are accepted for floats."""
+    def bad(expected: str):
+        return ConfigError(f"hardware config '{where}': {what} = {v!r} must be {expected}")
+
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(v, (list, tuple)):
+            raise bad("a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(x, args[0], what, where) for x in v)
+        if len(v) != len(args):
+            raise bad(f"a list of {len(args)} values")
+        return tuple(_typed(x, a, what, where) for x, a in zip(v, args))
+    if hint is bool:
+        if not isinstance(v, bool):
+            raise bad("true or false")
+        return v
+    if hint is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise bad("an integer")
+        if v < 0 and not what.endswith("_min"):
+            raise bad("an integer >= 0")
+        return v
+    if hint is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad("a finite number")
+        if v < 0:
+            raise bad("a number >= 0")
+        return float(v)
+    raise TypeError(f"no check for {hint!r}")  # pragma: no cover - a field type without a rule
 
 
 def _check_geometry(core: Core, mesh: Mesh, where: str) -> None:
@@ -212,8 +257,7 @@ def _check_geometry(core: Core, mesh: Mesh, where: str) -> None:
             problems.append(f"[core] {name} must be a positive integer")
     for name in ("tile_mesh", "chip_mesh"):
         v = getattr(mesh, name)
-        if not (isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, int) and x >= 1
-                                                            for x in v)):
+        if not all(x >= 1 for x in v):
             problems.append(f"[mesh] {name} must be two positive integers [x, y]")
     if not problems:
         if mesh.chip_mesh[0] * mesh.chip_mesh[1] != mesh.chips_per_system:
@@ -237,7 +281,7 @@ def override(hw: HardwareSpec, values: dict, source: str = "override") -> Hardwa
 
     raw = copy.deepcopy(hw.raw)
     for key, value in values.items():
-        sec, name = key.split(".")
+        sec, name = split_key(key)
         if sec not in raw or name not in raw[sec]:
             raise ConfigError(f"cannot override '{key}': {hw.name} has no such field")
         entry = dict(raw[sec][name])

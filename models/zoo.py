@@ -1,35 +1,48 @@
-"""The sensory model zoo: an explicit registry of the models neurocc ships with.
+"""The sensory model zoo: an explicit registry of the models neurocc ships with, and the
+``ZooModel`` protocol every one of them follows.
 
-Every entry names a module and a one-line description. Each model module exposes the same
-small interface (the digits classifier is wrapped to it by :func:`_digits_interface`):
-
-=====================  ==========================================================================
-``TASK``               ``"classification"`` or ``"reconstruction"``
-``METRIC``             name of the quality number ``score`` returns (``accuracy``, ``r2``, …)
-``ARTIFACT_DIR``       committed artifacts: ``NIR_PATH`` (``model.nir``), ``METRICS_PATH``
-``COMPILE``            keyword arguments for ``compile_nir`` (``dt``, ``reset``, ``input_encoding``)
-``train(seed, out_dir, progress)``  train from scratch, write the artifacts, return the metrics
-``test_inputs()``      ``(x, targets)``: the fixed test set, ``x`` ``(steps, N, *input_shape)``
-``score(result, targets)``  quality of a ``neurocc.backends.run`` result (emulator, reference…)
-``float_score(nir_path, n)``  the same quality for the float (torch) model rebuilt from a .nir
-=====================  ==========================================================================
-
-Nothing here imports torch: the models' training code is imported only when it is used.
+Nothing here imports torch: a model's training code is imported only when it is used.
 """
 
 from __future__ import annotations
 
 import importlib
 import shutil
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Protocol
 
-import numpy as np
+from neurocc.api.errors import NeuroccError
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+"""Committed artifacts: ``ARTIFACTS / name / {model.nir, metrics.json, ...}``."""
+
+
+class ZooModel(Protocol):
+    """What every zoo model's package (``neurocc.models.<name>``) provides."""
+
+    TASK: str
+    """``"classification"`` or ``"reconstruction"``."""
+    METRIC: str
+    """Name of the quality number ``score`` returns (``accuracy``, ``r2``, …)."""
+    ARTIFACT_DIR: Path
+    NIR_PATH: Path
+    METRICS_PATH: Path
+    COMPILE: dict
+    """Keyword arguments for ``compile_nir`` (``dt``, ``reset``): NIR records neither."""
+
+    def train(self, seed: int = 0, out_dir=None, progress: bool = True) -> dict:
+        """Train from scratch, write the artifacts to ``out_dir`` (default ``ARTIFACT_DIR``),
+        return the metrics."""
+
+    def test_inputs(self):
+        """``(x, targets)``: the fixed test set, ``x`` ``(steps, N, *input_shape)``."""
+
+    def score(self, result, targets) -> dict:
+        """Quality of a ``neurocc.backends.run`` result (emulator, reference, Lava…)."""
+
+    def float_score(self, nir_path=None, n: int | None = None) -> dict:
+        """The same quality for the float (torch) model rebuilt from a ``.nir`` file."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +51,8 @@ class ZooEntry:
     module: str
     description: str
 
-    def load(self):
-        """The model's interface (its module, or an adapter with the same names)."""
-        mod = importlib.import_module(self.module)
-        adapt = _ADAPTERS.get(self.name)
-        return adapt(mod) if adapt else mod
+    def load(self) -> ZooModel:
+        return importlib.import_module(self.module)
 
 
 REGISTRY: dict[str, ZooEntry] = {e.name: e for e in (
@@ -61,10 +71,8 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-def get(name: str):
-    """The interface of model ``name`` (raises ``NeuroccError`` for an unknown name)."""
-    from neurocc.errors import NeuroccError
-
+def get(name: str) -> ZooModel:
+    """The model ``name`` (raises ``NeuroccError`` for an unknown name)."""
     if name not in REGISTRY:
         raise NeuroccError(f"unknown zoo model '{name}'; choose one of {', '.join(REGISTRY)} "
                            "(neurocc zoo list)")
@@ -73,8 +81,6 @@ def get(name: str):
 
 def export(name: str, path: str | Path) -> Path:
     """Copy the committed ``model.nir`` of ``name`` to ``path``."""
-    from neurocc.errors import NeuroccError
-
     src = Path(get(name).NIR_PATH)
     if not src.exists():
         raise NeuroccError(f"zoo model '{name}' has no committed artifact {src}; run "
@@ -85,9 +91,6 @@ def export(name: str, path: str | Path) -> Path:
     return path
 
 
-# --------------------------------------------------------------------------- deployment
-
-
 def deploy(model, hw: str = "loihi2", nir_path: str | Path | None = None,
            n: int | None = None, backend: str = "emulator") -> dict:
     """Compile a zoo model's NIR for ``hw``, run ``backend`` on its test set (the first ``n``
@@ -96,9 +99,9 @@ def deploy(model, hw: str = "loihi2", nir_path: str | Path | None = None,
     Returns a dict: the model's ``METRIC``, ``spikes``, ``synops``, ``energy_j``,
     ``latency_s`` (per inference), ``cores``, ``samples``, ``energy_breakdown_j``.
     """
-    from neurocc.backends import run
+    from neurocc.backends.run import run
     from neurocc.compiler.pipeline import compile_nir
-    from neurocc.report import run_report
+    from neurocc.reports.run import run_report
 
     model = get(model) if isinstance(model, str) else model
     prog = compile_nir(str(nir_path or model.NIR_PATH), hw=hw, **model.COMPILE)
@@ -120,107 +123,4 @@ def deploy(model, hw: str = "loihi2", nir_path: str | Path | None = None,
     return out
 
 
-# --------------------------------------------------------------------------- digits adapter
-
-
-def _digits_interface(mod) -> SimpleNamespace:
-    """Wrap ``neurocc.models.digits`` (owned by its own module, not edited here)."""
-    art = ARTIFACTS / "digits"
-
-    def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> dict:
-        from neurocc.models.digits.train import train as _train
-
-        return _train(seed=seed, out_dir=out_dir or art, progress=progress)
-
-    def score(result, targets) -> dict:
-        pred = mod.decode(result.output_spike_counts)
-        return {"accuracy": float(np.mean(pred == np.asarray(targets)))}
-
-    def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dict:
-        from neurocc.models.digits.evaluate import float_accuracy
-
-        r = float_accuracy(nir_path)  # the whole test split: it is small
-        return {"accuracy": r["accuracy"], "samples": r["n"]}
-
-    return SimpleNamespace(
-        NAME="digits", TASK="classification", METRIC="accuracy",
-        ARTIFACT_DIR=art, NIR_PATH=art / "model.nir", METRICS_PATH=art / "metrics.json",
-        COMPILE={"dt": mod.DT, "reset": mod.RESET}, train=train,
-        test_inputs=lambda: mod.test_inputs(), score=score, float_score=float_score)
-
-
-_ADAPTERS = {"digits": _digits_interface}
-
-
-# --------------------------------------------------------------------------- progress
-
-
-class Progress:
-    """A one-line progress bar on stderr (``enabled=False`` prints nothing)."""
-
-    def __init__(self, total: int, label: str, enabled: bool = True, width: int = 24):
-        self.total, self.label, self.enabled, self.width = max(total, 1), label, enabled, width
-        self.done, self.t0 = 0, time.perf_counter()
-
-    def update(self, n: int = 1, note: str = "") -> None:
-        self.done = min(self.done + n, self.total)
-        if not self.enabled:
-            return
-        k = int(self.width * self.done / self.total)
-        sys.stderr.write(f"\r{self.label:<12} [{'#' * k}{'.' * (self.width - k)}] "
-                         f"{self.done}/{self.total} {time.perf_counter() - self.t0:6.1f} s "
-                         f"{note:<40}")
-        if self.done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-TORCH_THREADS = 1
-"""Torch CPU threads for zoo training and float evaluation. Fixed, because the summation
-order (and so, rarely, a spike) can depend on it; one, because these networks are small:
-measured on the 2-core development machine, one training step of the retina takes 0.07 s
-with one thread and 0.37 s with two (thread synchronisation costs more than it saves)."""
-
-
-def torch_setup(threads: int = TORCH_THREADS):
-    """Fix torch's CPU threads, flush denormals (membranes decay into them and slow the CPU
-    tenfold) and make its algorithms deterministic; returns a function that undoes it."""
-    import torch
-
-    old = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
-    torch.use_deterministic_algorithms(True)
-
-    def restore():
-        torch.set_num_threads(old[0])
-        torch.use_deterministic_algorithms(old[1])
-        torch.set_flush_denormal(False)
-
-    return restore
-
-
-def rounded(d: dict, digits: int = 6) -> dict:
-    """``d`` with every float (also in nested dicts) rounded to ``digits`` significant
-    digits, for metrics files."""
-    def r(v):
-        if isinstance(v, float):
-            return float(f"{v:.{digits}g}")
-        if isinstance(v, dict):
-            return {k: r(x) for k, x in v.items()}
-        return v
-
-    return {k: r(v) for k, v in d.items()}
-
-
-def versions() -> dict:
-    """Versions of the training stack, for metrics files."""
-    import nir
-    import snntorch
-    import torch
-
-    return {"torch": torch.__version__, "snntorch": snntorch.__version__,
-            "nir": nir.__version__, "numpy": np.__version__}
-
-
-__all__ = ["REGISTRY", "Progress", "ZooEntry", "deploy", "export", "get", "names"]
+__all__ = ["ARTIFACTS", "REGISTRY", "ZooEntry", "ZooModel", "deploy", "export", "get", "names"]

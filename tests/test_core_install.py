@@ -11,8 +11,8 @@ SCRIPT = f"""
 import sys, numpy as np
 from neurocc.compiler.pipeline import compile_nir
 from neurocc.backends import run
-from neurocc.report import run_report
-from neurocc.summary import program_summary
+from neurocc.reports.run import run_report
+from neurocc.reports.summary import program_summary
 prog = compile_nir({str(NIR)!r}, hw="loihi1")
 x = (np.random.default_rng(0).random((8, 4, 1, 8, 8)) < 0.3).astype(np.uint8)
 rep = run_report(run(prog, x))

@@ -6,10 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from neurocc import cli, synth
-from neurocc.backends import Trace, diff as diff_mod
+from neurocc import cli
+from neurocc.backends import Trace
+from neurocc.backends import diff as diff_mod
 from neurocc.backends.diff import compare_traces, render_diff
-from neurocc.compiler.program import save
+from neurocc.compiler.artifact import save
+
+import synth
 
 
 @pytest.fixture(scope="module")

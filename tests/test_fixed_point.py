@@ -1,12 +1,13 @@
-"""The one fixed-point module, checked against Lava's own helper functions where Lava has
-them (real Lava code, not a copy)."""
+"""The one numerics object (``LoihiNumerics``), checked against Lava's own helper functions
+where Lava has them (real Lava code, not a copy), and against other widths."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurocc.compiler import fixed_point as fx
+from neurocc.compiler.targets.loihi import numerics as fx
+from neurocc.compiler.targets.loihi.numerics import LAVA, LoihiNumerics
 
 
 def test_trunc_rounds_toward_zero_not_floor():
@@ -17,16 +18,16 @@ def test_trunc_rounds_toward_zero_not_floor():
 
 def test_decay_keeps_du_plus_one():
     u = np.array([4096 * 100], dtype=np.int64)
-    assert fx.decay(u, fx.u_keep(0))[0] == 4095 * 100 // 1   # du = 0 still decays by 1/4096
-    assert fx.decay(u, fx.u_keep(4095))[0] == 0              # du = 4095 forgets everything
-    assert fx.decay(u, fx.v_keep(0))[0] == 4096 * 100        # dv = 0 keeps v
+    assert LAVA.decay(u, LAVA.u_keep(0))[0] == 4095 * 100 // 1   # du = 0 still decays by 1/4096
+    assert LAVA.decay(u, LAVA.u_keep(4095))[0] == 0              # du = 4095 forgets everything
+    assert LAVA.decay(u, LAVA.v_keep(0))[0] == 4096 * 100        # dv = 0 keeps v
 
 
 def test_u_wraps_once_and_v_saturates():
-    top = fx.STATE_MAX
-    u, n = fx.wrap_u(np.array([top, top + 1, -top, -top + 1], dtype=np.int64))
+    top = LAVA.state_max
+    u, n = LAVA.wrap_u(np.array([top, top + 1, -top, -top + 1], dtype=np.int64))
     assert list(u) == [top, top + 1 - 2 * top, top, -top + 1] and n == 2
-    v, n = fx.saturate_v(np.array([top + 5, -top - 5, 7], dtype=np.int64))
+    v, n = LAVA.saturate_v(np.array([top + 5, -top - 5, 7], dtype=np.int64))
     assert list(v) == [top - 1, -(top - 1), 7] and n == 2
 
 
@@ -50,7 +51,7 @@ def test_lava_weights_matches_lava(ws, bits):
     mode = {"mixed": lava_w.SignMode.MIXED, "excitatory": lava_w.SignMode.EXCITATORY,
             "inhibitory": lava_w.SignMode.INHIBITORY}[fx.sign_mode(w)]
     want = lava_w.truncate_weights(lava_w.clip_weights(w, mode, num_bits=8), mode, bits)
-    np.testing.assert_array_equal(fx.lava_weights(w, num_weight_bits=bits), want)
+    np.testing.assert_array_equal(LAVA.lava_weights(w, num_weight_bits=bits), want)
 
 
 @settings(max_examples=200, deadline=None)
@@ -58,7 +59,17 @@ def test_lava_weights_matches_lava(ws, bits):
 def test_quantized_grid_is_a_fixed_point_of_lava_truncation(ws):
     w = np.array(ws)
     mode = fx.sign_mode(np.round(w))
-    q = fx.quantize_to_grid(w, mode)
-    np.testing.assert_array_equal(fx.lava_weights(q, mode), q)
-    lo, hi = fx.weight_range(mode)
+    q = LAVA.quantize_to_grid(w, mode)
+    np.testing.assert_array_equal(LAVA.lava_weights(q, mode), q)
+    lo, hi = LAVA.weight_range(mode)
     assert q.min() >= lo and q.max() <= hi
+
+
+def test_numerics_follow_the_configured_widths():
+    """A config with other widths changes the arithmetic, not just the quantizer's bounds."""
+    n = LoihiNumerics(decay_bits=8, state_bits=16, weight_bits=6)
+    assert n.decay_unity == 256 and n.state_max == 1 << 15
+    assert n.decay(np.array([256 * 10]), n.v_keep(128))[0] == 128 * 10
+    u, wrapped = n.wrap_u(np.array([(1 << 15) + 1]))
+    assert wrapped == 1 and u[0] == (1 << 15) + 1 - (1 << 16)
+    assert n.weight_range("mixed") == (-64, 62)

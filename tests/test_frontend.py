@@ -4,10 +4,10 @@ import nir
 import numpy as np
 import pytest
 
+from neurocc.api.errors import FrontendError, UnsupportedError
 from neurocc.compiler.frontend import SUPPORTED, read_nir
 from neurocc.compiler.ir import INPUT, Conv, Dense, back_edges, hop_depths
 from neurocc.compiler.linalg import conv2d
-from neurocc.errors import FrontendError, UnsupportedError
 
 
 def lif(n, beta=0.9, thr=1.0, shape=None):

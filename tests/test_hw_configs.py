@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurocc.compiler.program import load, save
-from neurocc.errors import ConfigError
+from neurocc.api.errors import ConfigError
+from neurocc.compiler.artifact import load, save
+from neurocc.compiler.targets.loihi import LoihiNumerics
 from neurocc.hw_configs import HERE, SECTIONS, available, load_hw, override
+
+LOADED = {"numerics": LoihiNumerics, **SECTIONS}
+"""Every section the loader reads for a Loihi config: the target's numerics and the common
+ones."""
 
 try:
     import tomllib
@@ -22,7 +27,7 @@ CONFIGS = available()
 
 def entries(name):
     raw = tomllib.loads((HERE / f"{name}.toml").read_text())
-    for sec in SECTIONS:
+    for sec in ("numerics", *SECTIONS):
         for key, entry in raw[sec].items():
             yield f"{sec}.{key}", entry
 
@@ -54,14 +59,15 @@ def test_assumptions_are_labelled_both_ways(name):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_config_has_exactly_the_loaders_fields(name):
     raw = tomllib.loads((HERE / f"{name}.toml").read_text())
-    for sec, cls in SECTIONS.items():
+    assert raw.get("target") == "loihi"
+    for sec, cls in LOADED.items():
         assert set(raw[sec]) == {f.name for f in fields(cls)}, sec
 
 
 def test_readme_lists_every_field_with_a_unit():
     text = (HERE / "README.md").read_text()
     documented = set()
-    for sec in SECTIONS:
+    for sec in ("numerics", *SECTIONS):
         part = text.split(f"### `[{sec}]`")[1].split("###")[0]
         for row in part.splitlines():
             if not row.startswith("| `"):
@@ -69,7 +75,7 @@ def test_readme_lists_every_field_with_a_unit():
             cells = [c.strip() for c in row.strip("|").split("|")]
             assert len(cells) == 3 and cells[1] and cells[2], row
             documented |= {f"{sec}.{n}" for n in re.findall(r"`(\w+)`", cells[0])}
-    loaded = {f"{sec}.{f.name}" for sec, cls in SECTIONS.items() for f in fields(cls)}
+    loaded = {f"{sec}.{f.name}" for sec, cls in LOADED.items() for f in fields(cls)}
     assert documented == loaded
 
 
@@ -104,8 +110,10 @@ def test_missing_source_is_refused(tmp_path):
 
 
 def test_override_is_labelled_and_survives_save_load(tmp_path):
-    from neurocc.compiler.ir import INPUT, Dense, Network, NeuronGroup, Projection
+    from neurocc.compiler.ir import INPUT, Dense, Network, Projection
     from neurocc.compiler.pipeline import compile_network
+
+    from synth import neurons
 
     hw = override(load_hw("tiny"), {"core.neurons_per_core": 8,
                                     "mesh.chips_per_system": 2, "mesh.chip_mesh": (2, 1)},
@@ -114,8 +122,7 @@ def test_override_is_labelled_and_survives_save_load(tmp_path):
     assert "core.neurons_per_core" in hw.assumptions
     assert hw.sources["core.neurons_per_core"]["source"] == "ASSUMPTION: test"
     n = 20
-    g = NeuronGroup("h", "h", "lif", (n,), np.full(n, 1e-3), np.full(n, 10.0), np.zeros(n),
-                    np.ones(n), np.zeros(n))
+    g = neurons("h", "lif", n, tau=1e-3, r=10.0)
     net = Network((4,), (g,), (Projection("p", INPUT, "h", Dense(np.ones((n, 4)))),), ("h",))
     prog = compile_network(net, hw)
     again = load(save(prog, tmp_path / "p"))
@@ -133,8 +140,9 @@ def test_no_hardware_limit_literals_in_mapping_code():
                    hw.core.input_axons_per_core, hw.core.output_axons_per_core,
                    hw.mesh.cores_per_chip}
     root = Path(__file__).resolve().parents[1]
-    for rel in ("compiler/partition.py", "compiler/place.py", "compiler/route.py",
-                "compiler/resources.py", "summary.py"):
+    for rel in ("compiler/passes/partition.py", "compiler/passes/place.py",
+                "compiler/passes/route.py", "compiler/mesh.py", "compiler/resources.py",
+                "reports/summary.py"):
         code = (root / rel).read_text()
         numbers = {int(x) for x in re.findall(r"(?<![\w.])(\d+)(?![\w.])", code)}
         assert not (numbers & limits), (rel, numbers & limits)

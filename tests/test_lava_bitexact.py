@@ -16,15 +16,16 @@ pytest.importorskip("lava.magma", reason="lava-nc is not importable (it needs Py
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from neurocc import synth  # noqa: E402
+from neurocc.api.errors import BackendError  # noqa: E402
 from neurocc.backends import payloads  # noqa: E402
 from neurocc.backends.diff import compare_traces, render_diff  # noqa: E402
 from neurocc.backends.emulator import EmulatorBackend  # noqa: E402
 from neurocc.backends.lava import LavaBackend  # noqa: E402
-from neurocc.compiler.ir import INPUT, Conv, Dense, Network, NeuronGroup, Projection  # noqa: E402
+from neurocc.compiler.ir import INPUT, Conv, Dense, GradedInput, Network, Projection  # noqa: E402
 from neurocc.compiler.linalg import conv_out_hw  # noqa: E402
 from neurocc.compiler.pipeline import compile_network  # noqa: E402
-from neurocc.errors import BackendError  # noqa: E402
+
+import synth  # noqa: E402
 
 pytestmark = pytest.mark.lava
 
@@ -43,13 +44,8 @@ def assert_bit_exact(program, x, record_state=True):
     return emu, lava, d
 
 
-def group(name, kind, n, tau=2e-3, thr=1.0, bias=0.0, tau_syn=None):
-    shape = n if isinstance(n, tuple) else (n,)
-    m = int(np.prod(shape))
-    return NeuronGroup(name, name, kind, shape, np.full(m, tau), np.ones(m), np.zeros(m),
-                       np.full(m, thr), np.broadcast_to(np.asarray(bias, float), (m,)).copy(),
-                       None if tau_syn is None else np.full(m, tau_syn),
-                       None if tau_syn is None else np.ones(m))
+def group(name, kind, n, tau=2e-3, thr=1.0, bias=0.0, tau_syn=5e-4):
+    return synth.neurons(name, kind, n, tau=tau, thr=thr, bias=bias, tau_syn=tau_syn)
 
 
 def with_fixed(program, groups=None, projections=None):
@@ -125,7 +121,7 @@ def test_tiny_conv_pool_dense(graded):
                      Projection("in->s", INPUT, "s", c2)),
         outputs=("o",))
     prog = compile_network(net, reset="subtract",
-                           input_encoding={"kind": "graded", "max": 1.0} if graded else None)
+                           input_encoding=GradedInput(max=1.0) if graded else None)
     assert [p.conn.kind for p in prog.projections].count("conv") == 3
     # The compiler's worst-case scaling leaves typical inputs far below threshold: lower it.
     prog = with_fixed(prog, groups={g.name: {"vth": max(1, g.vth // 6)} for g in prog.groups})
@@ -139,10 +135,9 @@ def _one_layer(n_in, w, weight_exp, graded=False, du=4095, dv=4095, vth=2**17 - 
     net = Network(input_shape=(n_in,), groups=(group("h", "lif", w.shape[0]),),
                   projections=(Projection("p", INPUT, "h", Dense(np.ones(w.shape))),),
                   outputs=("h",))
-    prog = compile_network(net, input_encoding={"kind": "graded", "max": 1.0} if graded
-                           else None)
+    prog = compile_network(net, input_encoding=GradedInput(max=1.0) if graded else None)
     if graded:
-        prog = replace(prog, input_encoding={**prog.input_encoding, "scale": 2.0**23 - 1})
+        prog = replace(prog, input_encoding=replace(prog.input_encoding, scale=2.0**23 - 1))
     return with_fixed(prog, groups={"h": dict(du=du, dv=dv, vth=vth)},
                       projections={"p": dict(conn=Dense(w), weight_exp=weight_exp,
                                              sign_mode="mixed")})

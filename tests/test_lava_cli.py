@@ -15,10 +15,11 @@ import pytest
 
 pytest.importorskip("lava.magma", reason="lava-nc is not importable (it needs Python 3.10)")
 
-from neurocc import synth  # noqa: E402
 from neurocc.backends.lava import loihi_installed  # noqa: E402
+from neurocc.compiler.artifact import save  # noqa: E402
 from neurocc.compiler.ir import Dense  # noqa: E402
-from neurocc.compiler.program import save  # noqa: E402
+
+import synth  # noqa: E402
 
 pytestmark = pytest.mark.lava
 

@@ -7,10 +7,10 @@ import nir
 import numpy as np
 import pytest
 
+from neurocc.api.errors import ArtifactError
 from neurocc.backends import run
+from neurocc.compiler.artifact import load, save
 from neurocc.compiler.pipeline import compile_nir
-from neurocc.compiler.program import load, save
-from neurocc.errors import ArtifactError
 
 
 def small_graph(seed=0):

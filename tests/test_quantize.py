@@ -8,11 +8,13 @@ import nir
 import numpy as np
 import pytest
 
+from neurocc.api.errors import InputError, NeuroccError, QuantizationError, UnsupportedError
 from neurocc.backends import run
-from neurocc.compiler import fixed_point as fx
+from neurocc.compiler.ir import GradedInput
 from neurocc.compiler.pipeline import compile_nir
-from neurocc.errors import InputError, NeuroccError, QuantizationError, UnsupportedError
-from neurocc.report import counts_agreement
+from neurocc.compiler.targets.loihi import numerics as fx
+from neurocc.compiler.targets.loihi.numerics import LAVA
+from neurocc.reports.run import counts_agreement
 
 _spec = importlib.util.spec_from_file_location(
     "tp", Path(__file__).with_name("test_program.py"))
@@ -61,13 +63,13 @@ def test_parameters_fit_the_number_formats():
         assert 0 <= g.bias_exp <= num.bias_exp_max
     for p in prog.projections:
         w = p.conn.data if p.conn.kind == "sparse" else p.conn.weight
-        np.testing.assert_array_equal(fx.lava_weights(w, p.sign_mode), w)
+        np.testing.assert_array_equal(LAVA.lava_weights(w, p.sign_mode), w)
         assert num.weight_exp_min <= p.weight_exp <= num.weight_exp_max
         if p.conn.kind == "conv":
             assert p.weight_exp == 0  # Lava's Conv ignores weight_exp
     rep = prog.report
-    assert set(rep["layers"]) == {g.name for g in prog.groups}
-    assert all(r["weight_rms_rel_error"] < 0.02 for r in rep["projections"].values())
+    assert set(rep.layers) == {g.name for g in prog.groups}
+    assert all(r.weight_rms_rel_error < 0.02 for r in rep.projections.values())
 
 
 def test_per_neuron_thresholds_are_normalised_exactly():
@@ -92,7 +94,7 @@ def test_time_constant_below_dt_is_refused():
 
 
 def test_graded_input():
-    prog = compile_nir(dense_graph(), hw="loihi2", input_encoding={"kind": "graded", "max": 1})
+    prog = compile_nir(dense_graph(), hw="loihi2", input_encoding=GradedInput(max=1.0))
     x = np.random.default_rng(0).random((30, 16, 8))
     a = run(prog, x).output_spike_counts
     b = run(prog, x, backend="reference").output_spike_counts
@@ -117,7 +119,7 @@ def test_input_shape_is_checked():
 
 def test_loihi1_has_no_graded_spikes():
     with pytest.raises(NeuroccError, match="loihi1 has no graded spikes"):
-        compile_nir(dense_graph(), hw="loihi1", input_encoding={"kind": "graded", "max": 1})
+        compile_nir(dense_graph(), hw="loihi1", input_encoding=GradedInput(max=1.0))
 
 
 def test_hand_computed_lif_step():

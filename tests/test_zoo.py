@@ -19,6 +19,7 @@ import sys
 import nir
 import numpy as np
 import pytest
+
 from neurocc.models import zoo
 
 MODELS = zoo.names()
@@ -42,7 +43,7 @@ def test_registry_is_explicit_and_every_model_has_the_interface():
 
 
 def test_unknown_model_is_a_user_error():
-    from neurocc.errors import NeuroccError
+    from neurocc.api.errors import NeuroccError
 
     with pytest.raises(NeuroccError, match="unknown zoo model 'nose'.*digits, retina"):
         zoo.get("nose")

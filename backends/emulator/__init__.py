@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocc.backends import Trace
+from neurocc.backends.base import Trace
 from neurocc.backends.emulator.engine import Emulator
-from neurocc.compiler.program import Program
+from neurocc.compiler.targets.loihi.program import LoihiProgram
 
 
 class EmulatorBackend:
@@ -14,12 +14,12 @@ class EmulatorBackend:
 
     name = "emulator"
 
-    def simulate(self, program: Program, x: np.ndarray, record_state: bool = False) -> Trace:
+    def simulate(self, program: LoihiProgram, x: np.ndarray,
+                 record_state: bool = False) -> Trace:
         steps, batch = x.shape[:2]
         emu = Emulator(program, batch)
         spikes = {g.name: np.zeros((steps, batch, g.n), dtype=bool) for g in program.groups}
-        keep_v = [g.name for g in program.groups if record_state or
-                  (g.name in program.outputs and not g.spiking)]
+        keep_v = program.recorded_membranes(record_state)
         v = {n: np.zeros((steps, batch, program.group(n).n), dtype=np.int64) for n in keep_v}
         u = {g.name: np.zeros((steps, batch, g.n), dtype=np.int64)
              for g in program.groups} if record_state else {}

@@ -11,7 +11,8 @@ phases of a Loihi time step in order:
    bits). So every projection delays by exactly one step, as in Lava.
 
 Emulator step ``k`` (0-based) is Lava's ``time_step`` ``k + 1``; input row ``x[k]`` enters the
-synapses at step ``k``. The one and only arithmetic is ``compiler.fixed_point``.
+synapses at step ``k``. The one and only arithmetic is the program's ``LoihiNumerics``
+(``compiler/targets/loihi/numerics.py``), built from its hardware config.
 
 Start of a sample: every group begins from u = v = 0 and is *held* (state kept at zero, no
 spikes, input ignored) until the first input of the sample can reach it, i.e. for its first
@@ -25,17 +26,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocc.compiler import fixed_point as fx
-from neurocc.compiler.ir import INPUT, Conv, Sparse, hop_depths
+from neurocc.compiler.ir.connectivity import Conv, Sparse
+from neurocc.compiler.ir.encoding import GradedInput
+from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
-from neurocc.compiler.program import FxProjection, Program
+from neurocc.compiler.targets.loihi.numerics import LoihiNumerics, bias_value, shift_exp, wrap_int32
+from neurocc.compiler.targets.loihi.program import LoihiProgram, LoihiProjection
 
 
 class _Synapses:
     """One projection's integer arithmetic, batched: ``(B, n_pre)`` → ``(B, n_post)``."""
 
-    def __init__(self, p: FxProjection, max_input: int, graded: bool = False):
+    def __init__(self, p: LoihiProjection, num: LoihiNumerics, max_input: int,
+                 graded: bool = False):
         self.p = p
+        self.num = num
         self.exp = p.weight_exp
         # Lava's graded Dense/Sparse path is an int32 dot product (int32 weights · int32
         # payloads, proc/dense/models.py: `a_accum = self.weights.dot(s_in)`), wrapped before
@@ -74,7 +79,7 @@ class _Synapses:
                                      conn.groups)).astype(np.int64)
             else:  # pragma: no cover - only for enormous payloads
                 acc = _conv_int(x, self.w, conn)
-            acc, n = fx.wrap_conv(acc.reshape(len(s), -1))
+            acc, n = self.num.wrap_conv(acc.reshape(len(s), -1))
             self.wrap_events += n
             return acc  # Lava's Conv applies no weight exponent
         if self.kind == "sparse":
@@ -86,8 +91,8 @@ class _Synapses:
         else:
             acc = s.astype(np.int64) @ self.wT
         if self.graded:
-            acc = fx.wrap_int32(acc)
-        return fx.shift_exp(acc, self.exp)
+            acc = wrap_int32(acc)
+        return shift_exp(acc, self.exp)
 
 
 def _segment_sum(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -106,29 +111,29 @@ def _conv_int(x, w, conn):  # pragma: no cover - exact integer fallback
 
 
 class Emulator:
-    """Step a program on a batch. ``run(x)`` returns per-step spikes of every group."""
+    """A program's state for a batch of ``batch`` samples; ``step(x_t)`` advances it one time
+    step and returns every group's spikes."""
 
     name = "emulator"
 
-    def __init__(self, program: Program, batch: int, record_state: bool = False):
+    def __init__(self, program: LoihiProgram, batch: int):
         self.prog = program
         self.batch = batch
-        self.record_state = record_state
+        self.num = num = program.numerics
         enc = program.input_encoding
-        max_in = int(np.ceil(enc["max"] * enc["scale"])) if enc["kind"] == "graded" else 1
-        max_spike = 1
-        self.syn = [_Synapses(p, max_in if p.src == INPUT else max_spike,
-                              graded=enc["kind"] == "graded" and p.src == INPUT)
+        graded = isinstance(enc, GradedInput)
+        self.syn = [_Synapses(p, num, enc.max_payload if p.src == INPUT else 1,
+                              graded=graded and p.src == INPUT)
                     for p in program.projections]
         self.groups = program.groups
-        self.keep_u = [fx.u_keep(g.du) for g in self.groups]
-        self.keep_v = [fx.v_keep(g.dv) for g in self.groups]
-        self.bias = [fx.bias_value(g.bias_mant, g.bias_exp)[None, :] for g in self.groups]
-        self.vth = [g.vth << fx.VTH_SHIFT for g in self.groups]
-        self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
+        self.keep_u = [num.u_keep(g.du) for g in self.groups]
+        self.keep_v = [num.v_keep(g.dv) for g in self.groups]
+        self.bias = [bias_value(g.bias_mant, g.bias_exp)[None, :] for g in self.groups]
+        self.vth = [g.vth << num.VTH_SHIFT for g in self.groups]
+        index = {p.name: i for i, p in enumerate(program.projections)}
+        self.incoming = {g.name: [index[p.name] for p in program.incoming(g.name)]
                          for g in self.groups}
-        depths = hop_depths(program.network)
-        self.start = [depths.get(g.name, 0) for g in self.groups]
+        self.start = [program.hop_depths.get(g.name, 0) for g in self.groups]
         self.reset()
 
     def reset(self) -> None:
@@ -153,12 +158,13 @@ class Emulator:
             # Lava adds the input in int32 (lif/models.py: `decayed_curr = np.int32(...)`,
             # `decayed_curr += activation_in`; a_in arrives through int32 ports) before its
             # one 24-bit wrap; only reachable when |a_in << 6| ≥ 2^31.
-            u = fx.wrap_int32(fx.decay(self.u[gi], self.keep_u[gi]) + (a_in << fx.ACT_SHIFT))
-            u, nw = fx.wrap_u(u)
-            v = fx.decay(self.v[gi], self.keep_v[gi]) + u + self.bias[gi]
+            num = self.num
+            u = wrap_int32(num.decay(self.u[gi], self.keep_u[gi]) + (a_in << num.ACT_SHIFT))
+            u, nw = num.wrap_u(u)
+            v = num.decay(self.v[gi], self.keep_v[gi]) + u + self.bias[gi]
             if g.reset == "subtract":
                 v = v - self.s[gi] * self.vth[gi]       # snnTorch: one step later, undecayed
-            v, nc = fx.saturate_v(v)
+            v, nc = num.saturate_v(v)
             s = v > self.vth[gi] if g.spiking else np.zeros_like(v, dtype=bool)
             if g.reset == "zero":
                 v = np.where(s, 0, v)

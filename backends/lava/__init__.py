@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.backends import Trace
-from neurocc.compiler.program import Program, save
-from neurocc.errors import BackendError, BackendUnavailable, NeuroccError
+from neurocc.api.errors import BackendError, BackendUnavailable, NeuroccError
+from neurocc.backends.base import Trace
+from neurocc.compiler.artifact import save
 
 if sys.version_info[:2] != (3, 10):
     raise ImportError(f"lava-nc 0.10 runs on Python 3.10 only, this is "
@@ -62,11 +62,23 @@ class LavaBackend:
         worker ``import_and_load_s``, ``build_s``, ``compile_and_run_s``, ``stop_s``,
         ``read_back_s``, ``worker_s``; ``lava_steps`` = steps_run × batch."""
 
-    def simulate(self, program: Program, x: np.ndarray, record_state: bool = False) -> Trace:
+    def simulate(self, program, x: np.ndarray, record_state: bool = False) -> Trace:
         """``x``: int payloads ``(steps_run, batch, n_in)``; returns every group's spikes, ``v``
         of the non-spiking outputs, and u/v of every group with ``record_state``."""
         from neurocc.backends.lava.runner import run_worker
+        from neurocc.compiler.targets.loihi.numerics import LAVA
 
+        if getattr(program, "target", None) != "loihi":
+            raise BackendUnavailable(f"the Lava backend runs Loihi programs; this program "
+                                     f"targets '{getattr(program, 'target', '?')}'")
+        if program.numerics != LAVA:
+            diff = ", ".join(f"{k} {getattr(program.numerics, k)} (Lava: {getattr(LAVA, k)})"
+                             for k in LAVA.field_names()
+                             if getattr(program.numerics, k) != getattr(LAVA, k))
+            raise BackendUnavailable(
+                f"program for '{program.hw.name}' uses number formats Lava 0.10's models do "
+                f"not implement: {diff}; run it on the emulator, which honours them, or "
+                "compile for a config with Lava's widths")
         if self.on_chip and not loihi_installed():
             raise BackendUnavailable(
                 "--on-chip needs Intel's lava-loihi extension, which is not installed; it is "

@@ -29,12 +29,14 @@ from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix
 
 from neurocc.backends.lava.processes import NcLIF, PyNcLifModel, SpikeRecorder, model_map
-from neurocc.compiler import fixed_point as fx
-from neurocc.compiler.ir import INPUT, Conv, Dense, Sparse, hop_depths
-from neurocc.compiler.program import FxProjection, Program
+from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
+from neurocc.compiler.ir.encoding import GradedInput
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.compiler.targets.loihi.numerics import EXCITATORY, INHIBITORY, LAVA, MIXED
+from neurocc.compiler.targets.loihi.program import LoihiProgram, LoihiProjection
 
-SIGN_MODES = {fx.MIXED: SignMode.MIXED, fx.EXCITATORY: SignMode.EXCITATORY,
-              fx.INHIBITORY: SignMode.INHIBITORY}
+SIGN_MODES = {MIXED: SignMode.MIXED, EXCITATORY: SignMode.EXCITATORY,
+              INHIBITORY: SignMode.INHIBITORY}
 
 
 class ProgramNotLavaExact(ValueError):
@@ -42,8 +44,8 @@ class ProgramNotLavaExact(ValueError):
     grid), so Lava and the emulator could not agree."""
 
 
-def _check_weights(p: FxProjection, w: np.ndarray) -> None:
-    lava_w = fx.lava_weights(w, p.sign_mode, p.num_weight_bits)
+def _check_weights(p: LoihiProjection, w: np.ndarray) -> None:
+    lava_w = LAVA.lava_weights(w, p.sign_mode, p.num_weight_bits)
     if not np.array_equal(lava_w, w):
         i = int(np.flatnonzero(lava_w.ravel() != w.ravel())[0])
         raise ProgramNotLavaExact(
@@ -67,7 +69,7 @@ def _cpu_model(proc) -> type:
     return models[type(proc)]
 
 
-def _dense(p: FxProjection, num_message_bits: int):
+def _dense(p: LoihiProjection, num_message_bits: int):
     w = np.asarray(p.conn.weight, dtype=np.int64)
     _check_weights(p, w)
     proc = LavaDense(weights=w.astype(np.int32), weight_exp=int(p.weight_exp),
@@ -76,7 +78,7 @@ def _dense(p: FxProjection, num_message_bits: int):
     return proc, proc.s_in, proc.a_out
 
 
-def _sparse(p: FxProjection, num_message_bits: int):
+def _sparse(p: LoihiProjection, num_message_bits: int):
     c = p.conn
     data = np.asarray(c.data, dtype=np.int64)
     _check_weights(p, data)
@@ -89,13 +91,13 @@ def _sparse(p: FxProjection, num_message_bits: int):
     return proc, proc.s_in, proc.a_out
 
 
-def _conv(p: FxProjection, num_message_bits: int):
+def _conv(p: LoihiProjection, num_message_bits: int):
     """Lava's Conv computes a true convolution on (W, H, C) arrays with kernels
     (C_out, kW, kH, C_in/groups): flip and transpose PyTorch's (C_out, C_in/groups, kH, kW)
     kernel, and reverse every (h, w) pair. It supports ``groups`` (depthwise pooling)
     natively, ignores ``weight_exp`` and does not quantize weights; the compiler already
     sets ``weight_exp = 0`` for conv, and the emulator ignores it as well."""
-    from lava.proc.conv.process import Conv as LavaConv   # imports scipy.signal: ~1 s
+    from lava.proc.conv.process import Conv as LavaConv  # imports scipy.signal: ~1 s
 
     c: Conv = p.conn
     w = np.asarray(c.weight, dtype=np.int64)
@@ -137,7 +139,7 @@ def run_cfg(on_chip: bool, models: dict):
     return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
 
 
-def run_program(program: Program, x: np.ndarray, record_state: bool, workdir: str,
+def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdir: str,
                 on_chip: bool = False, timings: dict | None = None) -> dict[str, np.ndarray]:
     """Run ``x`` (steps_run, batch, n_in) int payloads through Lava; return arrays keyed
     ``spikes/<group>`` (bool), ``v/<group>`` and ``u/<group>`` (int64), each
@@ -150,14 +152,14 @@ def run_program(program: Program, x: np.ndarray, record_state: bool, workdir: st
     # Column b·T + t is sample b's step t.
     data = np.ascontiguousarray(x.transpose(2, 1, 0).reshape(n_in, total)).astype(np.int32)
     enc = program.input_encoding
-    graded_bits = int(enc["bits"]) if enc["kind"] == "graded" else 0
+    graded_bits = int(enc.bits) if isinstance(enc, GradedInput) else 0
 
-    holds = hop_depths(program.network)   # as the emulator: held until the input arrives
+    holds = program.hop_depths   # as the emulator: held until the input arrives
+    with_v = set(program.recorded_membranes(record_state))
     lifs = {}
     recorded = {}
     for i, g in enumerate(program.groups):
-        keep = ("u", "v") if record_state else (
-            ("v",) if g.name in program.outputs and not g.spiking else ())
+        keep = ("u", "v") if record_state else (("v",) if g.name in with_v else ())
         record = {k: os.path.join(workdir, f"g{i}.{k}.npy") for k in keep}
         recorded[g.name] = record
         lifs[g.name] = NcLIF(

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from neurocc.errors import BackendError
+from neurocc.api.errors import BackendError
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:

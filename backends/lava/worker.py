@@ -98,7 +98,7 @@ def main(jobdir: str) -> int:
         import numpy as np
 
         from neurocc.backends.lava.build import run_program
-        from neurocc.compiler.program import load
+        from neurocc.compiler.artifact import load
 
         _report_lava_process_errors(jobdir)
         with open(os.path.join(jobdir, "job.json")) as f:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocc.backends import Trace
-from neurocc.compiler.ir import INPUT, Conv, NeuronGroup, hop_depths
+from neurocc.backends.base import Trace
+from neurocc.compiler.ir.connectivity import Conv
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons
 from neurocc.compiler.linalg import conv2d
-from neurocc.compiler.program import Program
 
 
 def _apply(conn, x: np.ndarray) -> np.ndarray:
@@ -26,15 +27,33 @@ def _apply(conn, x: np.ndarray) -> np.ndarray:
     return x @ conn.to_dense().T
 
 
-class _Neurons:
-    """Forward Euler for one group (NIR equations; see ``compiler.ir.NeuronGroup``)."""
+def _leaky(nrn: _Neurons, drive: np.ndarray) -> np.ndarray:
+    """``v + dt/τ·(v_leak − v + r·I)``; snnTorch's β = 1 (τ = r = ∞) integrates ``I``."""
+    g, dt = nrn.g, nrn.dt
+    perfect = np.isinf(g.tau_mem) & np.isinf(g.r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        leak = np.where(perfect, 0.0, dt / g.tau_mem)
+        return nrn.v + leak * (g.v_leak - nrn.v) + np.where(perfect, drive, leak * g.r * drive)
 
-    def __init__(self, g: NeuronGroup, dt: float, reset: str, batch: int):
+
+def _integrate(nrn: _Neurons, drive: np.ndarray) -> np.ndarray:
+    """``v + dt·r·I``."""
+    return nrn.v + nrn.dt * nrn.g.r * drive
+
+
+MEMBRANE = {LIF: _leaky, CubaLIF: _leaky, LI: _leaky, CubaLI: _leaky, IF: _integrate}
+"""Neuron kind → its forward-Euler membrane step (NIR's equations, ``compiler/ir/neurons``)."""
+
+
+class _Neurons:
+    """Forward Euler for one group: current (current-based kinds), membrane, spike, reset."""
+
+    def __init__(self, g: Neurons, dt: float, reset: str, batch: int):
         self.g, self.dt, self.reset = g, dt, reset
         self.v = np.zeros((batch, g.n))
         self.i_syn = np.zeros((batch, g.n))
         self.s = np.zeros((batch, g.n), dtype=bool)
-        self.perfect = np.isinf(g.tau_mem) & np.isinf(g.r)   # snnTorch beta = 1
+        self.membrane = MEMBRANE[type(g)]
 
     def step(self, current: np.ndarray) -> np.ndarray:
         g, dt = self.g, self.dt
@@ -42,13 +61,7 @@ class _Neurons:
         if g.has_current:
             self.i_syn = self.i_syn + dt / g.tau_syn * (-self.i_syn + g.w_in * drive)
             drive = self.i_syn
-        if g.kind == "if":
-            v = self.v + dt * g.r * drive
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                leak = np.where(self.perfect, 0.0, dt / g.tau_mem)
-                v = self.v + leak * (g.v_leak - self.v) + np.where(
-                    self.perfect, drive, leak * g.r * drive)
+        v = self.membrane(self, drive)
         if g.spiking and self.reset == "subtract":
             v = v - self.s * g.v_threshold
         s = v > g.v_threshold if g.spiking else np.zeros_like(v, dtype=bool)
@@ -62,16 +75,15 @@ class ReferenceBackend:
     name = "reference"
     wants_float_input = True
 
-    def simulate(self, program: Program, x: np.ndarray, record_state: bool = False) -> Trace:
+    def simulate(self, program, x: np.ndarray, record_state: bool = False) -> Trace:
         net = program.network
         steps, batch = x.shape[:2]
         neurons = [_Neurons(g, program.dt, program.reset, batch) for g in net.groups]
         buf = {p.name: np.zeros((batch, p.conn.shape[0])) for p in net.projections}
         spikes = {g.name: np.zeros((steps, batch, g.n), dtype=bool) for g in net.groups}
-        keep_v = [g.name for g in net.groups
-                  if record_state or (g.name in net.outputs and not g.spiking)]
-        v = {n: np.zeros((steps, batch, net.group(n).n)) for n in keep_v}
-        depths = hop_depths(net)
+        v = {n: np.zeros((steps, batch, net.group(n).n))
+             for n in program.recorded_membranes(record_state)}
+        depths = program.hop_depths
         for t in range(steps):
             out = {INPUT: x[t].astype(np.float64)}
             for nrn in neurons:

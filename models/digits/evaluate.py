@@ -8,12 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..zoo import torch_setup
-from .data import STEPS, decode, test_inputs
-from .model import build_from_nir, run
+from neurocc.models.common import accuracy, torch_setup
+from neurocc.models.digits import NIR_PATH
+from neurocc.models.digits.data import STEPS, decode, test_inputs
+from neurocc.models.digits.model import build_from_nir, run
 
-ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "digits"
-NIR_PATH = ARTIFACT_DIR / "model.nir"
 LAYERS = ("conv_lif", "hidden_lif", "output_lif")
 """Names used in reports for the three spiking layers, input side first."""
 
@@ -38,7 +37,7 @@ def score(net: nn.Sequential, spikes: np.ndarray, labels: np.ndarray) -> dict:
     counts = out.sum(0).round().to(torch.int64).numpy()
     predictions = decode(counts)
     return {
-        "accuracy": float(np.mean(predictions == labels)),
+        "accuracy": accuracy(predictions, labels),
         "predictions": predictions,
         "counts": counts,
         "layer_spikes": {

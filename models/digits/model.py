@@ -38,7 +38,7 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from .data import DT, INPUT_SHAPE, NUM_CLASSES
+from neurocc.models.digits.data import DT, INPUT_SHAPE, NUM_CLASSES
 
 CHANNELS = 8
 HIDDEN = 64

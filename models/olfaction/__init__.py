@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DT, RESET, STEPS, decode, test_inputs
+from neurocc.models.olfaction.data import DT, RESET, STEPS, decode, test_inputs
+from neurocc.models.zoo import ARTIFACTS
 
 TASK = "classification"
 METRIC = "accuracy"
-ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "olfaction"
+ARTIFACT_DIR = ARTIFACTS / "olfaction"
 NIR_PATH = ARTIFACT_DIR / "model.nir"
 METRICS_PATH = ARTIFACT_DIR / "metrics.json"
 COMPILE = {"dt": DT, "reset": RESET}
@@ -38,11 +39,11 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
     ``nir_path`` (default: the committed artifact) on the first ``n`` test odours."""
     import nir
     import torch
-    from neurocc.models.zoo import torch_setup
 
-    from .circuit import from_nir
-    from .model import Readout
-    from .training import evaluate
+    from neurocc.models.common import torch_setup
+    from neurocc.models.olfaction.circuit import from_nir
+    from neurocc.models.olfaction.model import Readout
+    from neurocc.models.olfaction.training import evaluate
 
     restore = torch_setup()
     try:
@@ -61,7 +62,7 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
 
 def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train the readout and write ``model.nir`` + ``metrics.json`` (see :mod:`.training`)."""
-    from .training import train as _train
+    from neurocc.models.olfaction.training import train as _train
 
     return _train(seed, out_dir, progress)
 
@@ -69,7 +70,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> list:
     """The inhibition sweep: KC sparseness against accuracy and energy (``sweep.json`` and a
     PNG in ``out_dir``)."""
-    from .training import sweep as _sweep
+    from neurocc.models.olfaction.training import sweep as _sweep
 
     return _sweep(seed, out_dir, progress)
 

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, replace
 import nir
 import numpy as np
 
-from .data import DT, N_CLASSES, N_RECEPTORS
+from neurocc.models.olfaction.data import DT, N_CLASSES, N_RECEPTORS
 
 
 @dataclass(frozen=True)

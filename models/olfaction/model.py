@@ -24,8 +24,8 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from .circuit import Circuit, Weights
-from .data import N_CLASSES
+from neurocc.models.olfaction.circuit import Circuit, Weights
+from neurocc.models.olfaction.data import N_CLASSES
 
 DEPTH = 3
 SURROGATE_SLOPE = 10.0

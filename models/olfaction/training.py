@@ -18,13 +18,15 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
-from neurocc.models.zoo import Progress, deploy, rounded, torch_setup, versions
 
-from . import data
-from .circuit import Circuit, fixed_weights, to_nir
-from .model import FixedCircuit, Readout, kc_trains, sparseness
+from neurocc.models.common import rounded, torch_setup, versions
+from neurocc.models.olfaction import data
+from neurocc.models.olfaction.circuit import Circuit, fixed_weights, to_nir
+from neurocc.models.olfaction.model import FixedCircuit, Readout, kc_trains, sparseness
+from neurocc.models.zoo import ARTIFACTS, deploy
+from neurocc.reports.progress import Progress
 
-ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "olfaction"
+ARTIFACT_DIR = ARTIFACTS / "olfaction"
 EPOCHS = 8
 BATCH_SIZE = 100
 LEARNING_RATE = 2e-3
@@ -139,7 +141,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 
 def plot_sparseness_vs_concentration(c: Circuit, seed: int, path: Path) -> Path:
     """KC activity per test odour against concentration, with and without the APL."""
-    from .plots import plot_concentration
+    from neurocc.models.olfaction.plots import plot_concentration
 
     x, _ = data.test_inputs()
     conc = data.rates(data.TEST_PER_CLASS, data.TEST_SEED)[2]
@@ -181,7 +183,7 @@ def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
     finally:
         restore()
     (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
-    from .plots import plot_sweep
+    from neurocc.models.olfaction.plots import plot_sweep
 
     plot_sweep(rows, out / "sparseness_sweep.png")
     return rows

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DT, RESET, STEPS, mean_luminance, test_inputs
-from .quality import quality
+from neurocc.models.retina.data import DT, RESET, STEPS, mean_luminance, test_inputs
+from neurocc.models.retina.quality import quality
+from neurocc.models.zoo import ARTIFACTS
 
 TASK = "reconstruction"
 METRIC = "r2"
-ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "retina"
+ARTIFACT_DIR = ARTIFACTS / "retina"
 NIR_PATH = ARTIFACT_DIR / "model.nir"
 METRICS_PATH = ARTIFACT_DIR / "metrics.json"
 COMPILE = {"dt": DT, "reset": RESET}
@@ -35,7 +36,7 @@ READOUT = "readout"
 def decode(membrane: np.ndarray) -> np.ndarray:
     """Reconstructed patches ``(N, 1, P, P)`` from the readout membrane ``(N, P·P)`` after the
     last input step (the decoder reconstructs ``x − mean_luminance``)."""
-    from .data import PATCH
+    from neurocc.models.retina.data import PATCH
 
     m = np.asarray(membrane, np.float64)
     return (m + mean_luminance()).reshape(len(m), 1, PATCH, PATCH)
@@ -50,10 +51,10 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
     """Quality of the float snnTorch model rebuilt from ``nir_path`` (default: the committed
     artifact) on the first ``n`` test patches."""
     import nir
-    from neurocc.models.zoo import torch_setup
 
-    from .model import from_nir
-    from .training import evaluate
+    from neurocc.models.common import torch_setup
+    from neurocc.models.retina.model import from_nir
+    from neurocc.models.retina.training import evaluate
 
     restore = torch_setup()
     try:
@@ -64,7 +65,7 @@ def float_score(nir_path: str | Path | None = None, n: int | None = None) -> dic
 
 def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> dict:
     """Train at the default energy price and write the artifacts (see :mod:`.training`)."""
-    from .training import train as _train
+    from neurocc.models.retina.training import train as _train
 
     return _train(seed, out_dir, progress)
 
@@ -72,7 +73,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
 def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = True) -> list:
     """The energy-price sweep: one retina per price, the information-energy curve
     (``sweep.json`` and a PNG in ``out_dir``)."""
-    from .training import sweep as _sweep
+    from neurocc.models.retina.training import sweep as _sweep
 
     return _sweep(seed, out_dir, progress)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import STRIDE, Retina, cell_centres, grid_size
+from neurocc.models.retina.model import STRIDE, Retina, cell_centres, grid_size
 
 ACTIVE_SPIKES = 0.05
 
@@ -30,7 +30,7 @@ ACTIVE_SPIKES = 0.05
 @torch.no_grad()
 def analyse(net: Retina, n: int = 500) -> dict:
     """Per-type statistics and a summary (see the module docstring)."""
-    from . import data
+    from neurocc.models.retina import data
 
     x, _ = data.test_inputs()
     _, counts = net(torch.from_numpy(x[:, :n]))
@@ -80,7 +80,7 @@ def plot_reconstructions(net: Retina, path: Path, n: int = 6) -> Path:
     """Test patches, their input spike counts, the ganglion-cell counts per active type and
     the float model's reconstruction."""
     plt = _mpl()
-    from . import data
+    from neurocc.models.retina import data
 
     x, patches = data.test_inputs()
     rec, counts = net(torch.from_numpy(x[:, :n]))

@@ -42,7 +42,7 @@ import torch
 from snntorch import surrogate
 from torch import nn
 
-from .data import DT, PATCH
+from neurocc.models.retina.data import DT, PATCH
 
 TYPES = 8
 KERNEL = 7
@@ -100,7 +100,7 @@ class SpikePrice:
 def spike_price(mask: np.ndarray, hw: str = "loihi2") -> SpikePrice:
     """Energy of one spike of each cell given the decoder footprint ``mask`` (n_cells,
     n_pixels) and the hardware config ``hw``."""
-    from neurocc.compiler.quantize import SPARSE_DENSITY
+    from neurocc.compiler.targets.loihi.quantize import SPARSE_DENSITY
     from neurocc.hw_configs import load_hw
 
     spec = load_hw(hw)

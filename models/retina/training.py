@@ -18,13 +18,25 @@ from pathlib import Path
 import nir
 import numpy as np
 import torch
-from neurocc.models.zoo import Progress, deploy, rounded, torch_setup, versions
 
-from . import data
-from .model import BETA, KERNEL, PADDING, STRIDE, THRESHOLD, TYPES, Retina, spike_price, to_nir
-from .quality import quality
+from neurocc.models.common import rounded, torch_setup, versions
+from neurocc.models.retina import data
+from neurocc.models.retina.model import (
+    BETA,
+    KERNEL,
+    PADDING,
+    STRIDE,
+    THRESHOLD,
+    TYPES,
+    Retina,
+    spike_price,
+    to_nir,
+)
+from neurocc.models.retina.quality import quality
+from neurocc.models.zoo import ARTIFACTS, deploy
+from neurocc.reports.progress import Progress
 
-ARTIFACT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "retina"
+ARTIFACT_DIR = ARTIFACTS / "retina"
 HW = "loihi2"
 PRICE = 1e4
 """Default energy price (per joule per image) of the committed model."""
@@ -101,7 +113,7 @@ def train(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
         net = fitted["net"]
         nir.write(out / "model.nir", to_nir(net))
         chip = deploy("retina", HW, out / "model.nir")
-        from .analysis import analyse, plot_all
+        from neurocc.models.retina.analysis import analyse, plot_all
 
         cells = analyse(net)
         plot_all(net, cells, out)
@@ -141,7 +153,7 @@ def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
     emulator (Loihi 2); write ``sweep.json`` and ``information_energy.png``."""
     import tempfile
 
-    from .analysis import analyse
+    from neurocc.models.retina.analysis import analyse
 
     restore = torch_setup()
     out = Path(out_dir or ARTIFACT_DIR)
@@ -164,7 +176,7 @@ def sweep(seed: int = 0, out_dir: str | Path | None = None, progress: bool = Tru
     finally:
         restore()
     (out / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
-    from .analysis import plot_information_energy
+    from neurocc.models.retina.analysis import plot_information_energy
 
     plot_information_energy(rows, out / "information_energy.png")
     return rows

@@ -9,12 +9,11 @@ latency are computed from one definition whatever ran the network:
 - neuron updates: every neuron every step is accessed; it is *active* in a step where it
   receives at least one synaptic event;
 - messages: one per spike and destination core (a neuron's output axons), with their router
-  hops and chip crossings from the placement's routes (``compiler/route.py``); input spikes
+  hops and chip crossings from the placement's routes (``compiler/passes/route.py``); input spikes
   enter at the config's ``mesh.input_core``.
 
 Synaptic events are attributed to the step in which the spike was sent. Per-step work is kept
-per core, and messages per link, per sample, so a step's latency follows its busiest core or
-link (a link is busy for one hop or crossing latency per message) plus its longest route.
+per core, and messages per link, per sample; ``cost/latency.py`` turns them into time.
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurocc.compiler.ir import INPUT, Conv, Sparse
+from neurocc.compiler.ir.connectivity import Conv, Sparse
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.compiler.ir.mapping import Routes
 from neurocc.compiler.linalg import conv2d
-from neurocc.compiler.route import Routes, route
-from neurocc.compiler.program import Program
+from neurocc.cost.latency import CORE_TERMS, step_parts
 
 
 def _pattern_op(conn):
@@ -62,16 +62,10 @@ class Activity:
     active_updates: dict[str, float]         # per layer
     input_events: float = 0.0                # nonzero input values (host → chip)
     input_per_channel: np.ndarray | None = None
-    core_work: np.ndarray | None = None      # (n_cores, n_terms) totals, see CORE_TERMS
+    core_work: np.ndarray | None = None      # (n_cores, n_terms) event totals, CORE_TERMS
     step_parts: list = field(default_factory=list)  # per step (3, B): core, link, route (s)
     link_load: np.ndarray | None = None      # (n_links,) messages per link over the run
     routes: Routes | None = None             # the routes the counts were made with
-
-    @property
-    def step_core_time(self) -> list[np.ndarray]:
-        """Per step, (B,) seconds without the barrier: max(busiest core, busiest link) plus
-        the longest route of a message sent in that step."""
-        return [np.maximum(core, link) + route for core, link, route in self.step_parts]
 
     def total_spikes(self, name: str | None = None) -> float:
         if name is not None:
@@ -79,20 +73,17 @@ class Activity:
         return float(sum(s.sum() for s in self.spikes.values()))
 
 
-CORE_TERMS = ("neurons", "active", "spikes", "synops_dense", "synops_sparse", "synops_conv",
-              "msgs_out", "msgs_in")
 _TERM = {t: i for i, t in enumerate(CORE_TERMS)}
 
 
 class ActivityCounter:
     """Streaming counter: call ``step(x_t, spikes_t)`` once per executed step."""
 
-    def __init__(self, program: Program, batch: int, routes: Routes | None = None):
+    def __init__(self, program, batch: int, routes: Routes | None = None):
         self.prog = program
         self.batch = batch
         hw = program.hw
-        self.routes = routes or route(program.groups, program.projections, program.placement,
-                                      hw, program.n_inputs)
+        self.routes = routes or program.routes
         pl = program.placement
         self.n_cores = max(int(pl.slices[:, 3].max(initial=0)), hw.mesh.input_core) + 1
         # Per source: slice starts within the group and the core of each slice.
@@ -110,14 +101,10 @@ class ActivityCounter:
         self.active = {n: 0.0 for n in self.names}
         self.input_events = 0.0
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
-        for i in range(len(program.groups)):
-            for _, a, b, c in pl.group_slices(i):
-                self.core_work[c, _TERM["neurons"]] += b - a   # neurons per core (per step)
+        self.neurons_per_core = np.zeros(self.n_cores)
+        for _, a, b, c in pl.slices:
+            self.neurons_per_core[c] += b - a
         self.steps = 0
-        lat = hw.latency
-        self.t_static = self.core_work[:, _TERM["neurons"]] * lat.neuron_access_s  # (n_cores,)
-        self.t_syn = {"dense": lat.synop_dense_s, "sparse": lat.synop_sparse_s,
-                      "conv": lat.synop_conv_s}
         # Per source: messages per spike, the longest route of a spike (its latency), and
         # every (neuron, destination core) pair with the core it leaves from.
         self.msgs = self.routes.msgs
@@ -128,7 +115,6 @@ class ActivityCounter:
             off = self.routes.index.offset(s)
             self.pairs[s] = (idx, dst, self.routes.src_core[off + idx])
         self.mesh = self.routes.mesh
-        self.t_link = self.mesh.seconds_per_message()
         self.link_load = np.zeros(self.mesh.n_links)
         self.step_parts: list[np.ndarray] = []
         self.input_per_channel = np.zeros(program.n_inputs)
@@ -144,7 +130,6 @@ class ActivityCounter:
 
     def step(self, x_t: np.ndarray, spikes_t: dict[str, np.ndarray]) -> None:
         """``x_t`` (B, n_in) input payloads of this step; ``spikes_t`` group → (B, n) bool."""
-        lat = self.prog.hw.latency
         B = self.batch
         events = {INPUT: (x_t != 0).astype(np.float64)}
         for n in self.names:
@@ -153,7 +138,9 @@ class ActivityCounter:
             self.spikes[n] += s.sum(axis=0)
         self.input_events += float(events[INPUT].sum())
         self.input_per_channel += events[INPUT].sum(axis=0)
-        work = np.zeros((B, self.n_cores)) + self.t_static[None, :]
+        # This step's events per sample and core, one column per CORE_TERMS entry.
+        work = np.zeros((B, self.n_cores, len(CORE_TERMS)))
+        work[:, :, _TERM["neurons"]] = self.neurons_per_core[None, :]
         received = {n: np.zeros((B, self.sizes[n])) for n in self.names}
         for p in self.prog.projections:
             ev = events[p.src]
@@ -162,40 +149,31 @@ class ActivityCounter:
             r = self.ops[p.name](ev)                     # (B, n_post) synaptic events
             self.synops[p.name] += float(r.sum())
             received[p.dst] += r
-            pc = self._per_core(r, p.dst)
-            work += pc * self.t_syn[self.kind[p.name]]
-            self.core_work[:, _TERM["synops_" + self.kind[p.name]]] += pc.sum(axis=0)
+            work[:, :, _TERM["synops_" + self.kind[p.name]]] += self._per_core(r, p.dst)
         for n in self.names:
             act = (received[n] > 0).astype(np.float64)
             self.active[n] += float(act.sum())
-            pc = self._per_core(act, n)
-            work += pc * lat.neuron_update_s
-            self.core_work[:, _TERM["active"]] += pc.sum(axis=0)
+            work[:, :, _TERM["active"]] += self._per_core(act, n)
         route_t = np.zeros(B)
         links = np.zeros((B, self.mesh.n_links))
         for src, ev in events.items():
             if not ev.any():
                 continue
-            spk_core = self._per_core(ev, src)
             msgs = ev * self.msgs[src][None, :]
-            out_core = self._per_core(msgs, src)
             idx, dst, from_core = self.pairs[src]
             sent = ev[:, idx] > 0                          # (B, n_pairs) messages this step
             flat = (np.arange(B)[:, None] * self.n_cores + dst[None, :])[sent]
             in_core = np.bincount(flat, minlength=B * self.n_cores).reshape(B, self.n_cores)
             links += self.mesh.loads(from_core, dst, sent)
             if src != INPUT:
-                work += spk_core * lat.spike_out_s
-                self.core_work[:, _TERM["spikes"]] += spk_core.sum(axis=0)
-            work += out_core * lat.message_out_s + in_core * lat.message_in_s
-            self.core_work[:, _TERM["msgs_out"]] += out_core.sum(axis=0)
-            self.core_work[:, _TERM["msgs_in"]] += in_core.sum(axis=0)
+                work[:, :, _TERM["spikes"]] += self._per_core(ev, src)
+            work[:, :, _TERM["msgs_out"]] += self._per_core(msgs, src)
+            work[:, :, _TERM["msgs_in"]] += in_core
             rt = np.where(ev > 0, self.route_s[src][None, :], 0.0).max(axis=1)
             route_t = np.maximum(route_t, rt)
+        self.core_work += work.sum(axis=0)
         self.link_load += links.sum(axis=0)
-        core_t = work.max(axis=1)
-        link_t = (links * self.t_link[None, :]).max(axis=1) if links.size else np.zeros(B)
-        self.step_parts.append(np.stack([core_t, link_t, route_t]))
+        self.step_parts.append(step_parts(work, links, route_t, self.prog.hw))
         self.steps += 1
 
     def result(self) -> Activity:

@@ -1,9 +1,10 @@
-"""``neurocc demo``: the whole chain on the digits model, measured, in one command.
+"""``neurocc demo``: the whole chain on a zoo model (digits by default), measured, in one
+command.
 
-snnTorch model (committed ``.nir``) → float accuracy in snnTorch → compile for a Loihi chip →
-bit-exact emulator on the held-out test split → accuracy, spike-count agreement with the float
+snnTorch model (committed ``.nir``) → float quality in snnTorch → compile for a Loihi chip →
+bit-exact emulator on the held-out test split → quality, spike-count agreement with the float
 model, spikes and synaptic ops per layer, energy and latency per inference, and the hardware
-assumptions behind them.
+assumptions behind them. Everything model-specific comes through the ``ZooModel`` protocol.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.backends import run
+from neurocc.backends.run import run
 from neurocc.compiler.pipeline import compile_nir
-from neurocc.energy import ASSUMPTIONS
-from neurocc.report import counts_agreement, fmt_j, fmt_s, run_report
-
-ARTIFACTS = Path(__file__).resolve().parent / "models" / "artifacts" / "digits"
+from neurocc.cost.energy import ASSUMPTIONS
+from neurocc.models import zoo
+from neurocc.reports.run import counts_agreement, fmt_j, fmt_s, run_report
 
 
 def _log(progress: bool, msg: str) -> None:
@@ -29,29 +29,26 @@ def _log(progress: bool, msg: str) -> None:
 
 
 def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
-         out_dir: str | Path = "out/digits") -> dict:
-    from neurocc.models.digits import data
-
-    nir_path, metrics_path = ARTIFACTS / "model.nir", ARTIFACTS / "metrics.json"
+         out_dir: str | Path | None = None, model: str = "digits") -> dict:
+    zm = zoo.get(model)
+    out_dir = Path(out_dir or f"out/{model}")
+    nir_path, metrics_path = Path(zm.NIR_PATH), Path(zm.METRICS_PATH)
     timings = {}
     if retrain:
-        from neurocc.models.digits.train import train
-
-        _log(progress, f"retraining the digits model into {out_dir} ...")
+        _log(progress, f"retraining the {model} model into {out_dir} ...")
         t0 = time.perf_counter()
-        train(seed=0, out_dir=out_dir, progress=progress)
+        zm.train(seed=0, out_dir=out_dir, progress=progress)
         timings["train_s"] = time.perf_counter() - t0
-        nir_path, metrics_path = Path(out_dir) / "model.nir", Path(out_dir) / "metrics.json"
+        nir_path, metrics_path = out_dir / "model.nir", out_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text())
-    x, labels = data.test_inputs()
+    x, labels = zm.test_inputs()
+    metric = zm.METRIC
 
     # 1. the float model, as trained: snnTorch rebuilt from the .nir file
     _log(progress, "float model (snnTorch, rebuilt from the .nir file) on the test split ...")
     t0 = time.perf_counter()
     try:
-        from neurocc.models.digits.evaluate import float_accuracy
-
-        flt = float_accuracy(nir_path)
+        flt = zm.float_score(nir_path)
         float_source = "snnTorch, rebuilt from the .nir file"
     except ImportError:  # torch not installed: the float NIR reference stands in
         flt = None
@@ -61,8 +58,8 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
     # 2. compile for the chip
     _log(progress, f"compiling for {hw} ...")
     t0 = time.perf_counter()
-    prog = compile_nir(nir_path, hw=hw, dt=metrics.get("dt", data.DT),
-                       reset=metrics.get("reset", data.RESET))
+    compile_kw = {k: metrics.get(k, v) for k, v in zm.COMPILE.items()}
+    prog = compile_nir(nir_path, hw=hw, **compile_kw)
     timings["compile_s"] = time.perf_counter() - t0
 
     # 3. the bit-exact emulator and the float reference on the whole test split
@@ -72,8 +69,7 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
     ref = run(prog, x, backend="reference")
     timings["reference_s"] = ref.wall_s
 
-    pred_fixed = data.decode(fixed.output_spike_counts)
-    pred_ref = data.decode(ref.output_spike_counts)
+    decode = getattr(zm, "decode", None)
     rep = run_report(fixed)
     layers = []
     for L in rep["layers"]:
@@ -86,18 +82,22 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
                        "float_spikes_per_inference": float(b.sum()) / x.shape[1],
                        "agreement_with_float": counts_agreement(a, b)})
     out = {
-        "model": "digits", "hw": prog.hw.name, "hw_description": prog.hw.description,
+        "model": model, "metric": metric,
+        "hw": prog.hw.name, "hw_description": prog.hw.description,
         "test_samples": int(x.shape[1]), "steps": int(x.shape[0]),
-        "encoding": getattr(data, "ENCODING", "rate code"),
+        "encoding": getattr(zm, "ENCODING", "rate code"),
         "semantics": rep["semantics"],
-        "float_accuracy": flt["accuracy"] if flt else None,
+        "float_accuracy": flt[metric] if flt else None,
         "float_accuracy_source": float_source,
-        "float_accuracy_committed": metrics.get("float_test_accuracy"),
-        "reference_accuracy": float(np.mean(pred_ref == labels)),
-        "emulator_accuracy": float(np.mean(pred_fixed == labels)),
-        "prediction_agreement_emulator_vs_float": float(np.mean(pred_fixed == pred_ref)),
+        "float_accuracy_committed": metrics.get(f"float_test_{metric}"),
+        "reference_accuracy": zm.score(ref, labels)[metric],
+        "emulator_accuracy": zm.score(fixed, labels)[metric],
+        "prediction_agreement_emulator_vs_float": (
+            float(np.mean(decode(fixed.output_spike_counts) == decode(ref.output_spike_counts)))
+            if decode else None),
         "output_counts_vs_snntorch": (counts_agreement(fixed.output_spike_counts,
-                                                       flt["counts"]) if flt else None),
+                                                       flt["counts"])
+                                      if flt and "counts" in flt else None),
         "layers": layers,
         "spikes_per_inference": rep["spikes_per_inference"],
         "synops_per_inference": rep["synops_per_inference"],
@@ -106,7 +106,7 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
         "latency_per_inference_s": rep["latency_per_inference_s"],
         "latency_breakdown_s": rep["latency_breakdown_s"],
         "cores_used": rep["cores_used"], "chips_used": rep["chips_used"],
-        "quantization": prog.report,
+        "quantization": prog.report.to_dict(),
         "model_assumptions": list(ASSUMPTIONS),
         "hw_assumptions": {k: v for k, v in rep["hw_constants"].items() if v["assumption"]},
         "hw_constants": rep["hw_constants"],
@@ -125,7 +125,7 @@ def render_demo(d: dict) -> str:
         f"  dt = {sem['dt_s']:g} s, reset = {sem['reset']}, {sem['discretization']}; "
         f"{sem['fixed_point']}",
         "",
-        f"accuracy   float (snnTorch)   {pct(d['float_accuracy'])}   "
+        f"{d['metric']:<10} float (snnTorch)   {pct(d['float_accuracy'])}   "
         f"(committed metrics: {pct(d['float_accuracy_committed'])})",
         f"           float NIR reference {pct(d['reference_accuracy'])}",
         f"           emulator (Loihi fixed point) {pct(d['emulator_accuracy'])}   "

@@ -4,7 +4,7 @@
         + spikes·E_spike + messages·E_message + hops_ew·E_ew + hops_ns·E_ns
         + crossings·E_chip + P_static·chips·T_inference
 
-Hops and crossings follow the placement's dimension-order routes (``compiler/route.py``): a
+Hops and crossings follow the placement's dimension-order routes (``compiler/passes/route.py``): a
 message's tile hops (east-west, north-south) and its chip-to-chip crossings are separate
 events with separate energies.
 
@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurocc.activity import CORE_TERMS, Activity
-from neurocc.compiler.ir import INPUT
-from neurocc.compiler.route import route
-from neurocc.compiler.program import Program
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.cost.activity import Activity
+from neurocc.cost.latency import CORE_TERMS, barrier, step_time
 
 ASSUMPTIONS = (
     "one inference = one sample for all executed steps (input steps + pipeline drain)",
@@ -71,13 +70,12 @@ class Estimate:
         }
 
 
-def estimate(program: Program, act: Activity) -> Estimate:
+def estimate(program, act: Activity) -> Estimate:
     """Energy and latency per inference (averaged over the batch)."""
     hw = program.hw
-    e, lat = hw.energy, hw.latency
+    e = hw.energy
     B = act.batch
-    routes = act.routes or route(program.groups, program.projections, program.placement, hw,
-                                 program.n_inputs)
+    routes = act.routes or program.routes
     e_syn = {"dense": e.synop_dense_j, "sparse": e.synop_sparse_j, "conv": e.synop_conv_j}
     chips = program.chips_used
 
@@ -116,16 +114,16 @@ def estimate(program: Program, act: Activity) -> Estimate:
         for k, val in layer.items():
             totals[k] += val
 
-    step_time = np.stack(act.step_core_time) if act.step_core_time else np.zeros((0, B))
-    barrier = lat.barrier(chips)
-    compute = float(step_time.sum(axis=0).mean()) if step_time.size else 0.0
-    latency = compute + barrier * act.steps_run
+    steps = step_time(np.stack(act.step_parts)) if act.step_parts else np.zeros((0, B))
+    sync = barrier(hw, chips)
+    compute = float(steps.sum(axis=0).mean()) if steps.size else 0.0
+    latency = compute + sync * act.steps_run
     parts = (np.stack(act.step_parts).sum(axis=0).mean(axis=1) if act.step_parts
              else np.zeros(3))          # core, link, route: summed over steps, batch mean
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
     per_core = []
-    for c in program.placement.cores_used:
+    for c in program.placement.cores_used:   # events per inference on each core
         per_core.append({"core": int(c), **{t: float(act.core_work[c, i]) / B
                                             for i, t in enumerate(CORE_TERMS)}})
     names = {INPUT: "input"}
@@ -135,8 +133,8 @@ def estimate(program: Program, act: Activity) -> Estimate:
                     for k, v in by_layer.items()},
         latency_s=latency,
         latency_breakdown_s={"busiest_core_and_routes": compute,
-                             "barrier_sync": barrier * act.steps_run,
-                             "steps": act.steps_run, "barrier_per_step": barrier,
+                             "barrier_sync": sync * act.steps_run,
+                             "steps": act.steps_run, "barrier_per_step": sync,
                              "busiest_core_s": float(parts[0]),
                              "busiest_link_s": float(parts[1]),
                              "longest_route_s": float(parts[2])},

@@ -1,4 +1,5 @@
-"""Route: deterministic dimension-order routing over the tiles of all chips.
+"""Geometry of the system's mesh: where a core sits, how far two cores are, and the directed
+links of the tile grid (shared by place, route and the cost model).
 
 The system is one grid of tiles: chip ``(cx, cy)`` of the ``chip_mesh`` holds tiles
 ``(cx·TX + tx, cy·TY + ty)`` for its ``tile_mesh`` ``(TX, TY)``; a tile's router serves its
@@ -9,11 +10,8 @@ chip-to-chip link), any other step a **hop** (east-west for x, north-south for y
 
     hops_ew = |Δx| − |Δcx|,  hops_ns = |Δy| − |Δcy|,  chip crossings = |Δcx| + |Δcy|.
 
-A spike of a source neuron sends one message to every core it has synapses on (its output
-axons); messages to its own core or its own tile make no hops. Input channels send from
-``mesh.input_core``. Link loads count messages per directed link; links are numbered
-``direction · GX·GY + y · GX + x`` for the link leaving tile ``(x, y)`` in direction
-``+x, −x, +y, −y`` (``GX``, ``GY``: tiles in the whole system).
+Links are numbered ``direction · GX·GY + y · GX + x`` for the link leaving tile ``(x, y)``
+in direction ``+x, −x, +y, −y`` (``GX``, ``GY``: tiles in the whole system).
 """
 
 from __future__ import annotations
@@ -22,9 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurocc.compiler.ir import INPUT
-from neurocc.compiler.resources import (SliceSources, SourceIndex, fanins, fanout,
-                                        slice_sources)
 from neurocc.hw_configs import HardwareSpec
 
 DIRECTIONS = ("+x", "-x", "+y", "-y")
@@ -128,106 +123,3 @@ class LinkMesh:
 
         return {"link": int(link), "direction": DIRECTIONS[d], "from": at(x, y),
                 "to": at(x2, y2), "chip_to_chip": bool(self.is_chip_link()[link])}
-
-
-@dataclass(frozen=True, eq=False)
-class Routes:
-    """Routing of every source (group name or ``INPUT``). Per source, arrays of shape
-    ``(n_src,)``, for one spike of that neuron: ``msgs`` messages (= output axons),
-    ``hops_ew`` / ``hops_ns`` tile hops and ``chips`` chip crossings summed over its
-    messages, ``fanout`` synapses driven, ``longest_s`` latency of its longest route (s).
-
-    ``pair_src`` (global source id) and ``pair_core`` list every (source, destination core)
-    pair once; ``src_core`` is the core of every global source; ``link_load`` the messages
-    per link if every source spikes once (a static traffic estimate)."""
-
-    index: SourceIndex
-    msgs: dict
-    hops_ew: dict
-    hops_ns: dict
-    chips: dict
-    fanout: dict
-    longest_s: dict
-    pair_src: np.ndarray
-    pair_core: np.ndarray
-    src_core: np.ndarray
-    mesh: LinkMesh
-    link_load: np.ndarray
-
-    def pairs_of(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(source neuron index within ``name``, destination core)`` of its pairs."""
-        off = self.index.offset(name)
-        n = self.index.sizes[self.index.names.index(name)]
-        m = (self.pair_src >= off) & (self.pair_src < off + n)
-        return self.pair_src[m] - off, self.pair_core[m]
-
-    def busiest_link(self) -> dict | None:
-        if not len(self.link_load) or self.link_load.max() <= 0:
-            return None
-        k = int(np.argmax(self.link_load))
-        return {**self.mesh.describe(k), "messages": float(self.link_load[k])}
-
-    def totals(self) -> dict:
-        """Messages, hops and crossings if every source neuron spikes once."""
-        s = {k: float(sum(v.sum() for v in getattr(self, k).values()))
-             for k in ("msgs", "hops_ew", "hops_ns", "chips")}
-        return {"messages": s["msgs"], "hops_ew": s["hops_ew"], "hops_ns": s["hops_ns"],
-                "chip_crossings": s["chips"], "busiest_link": self.busiest_link()}
-
-
-def source_cores(index: SourceIndex, slices_cores: np.ndarray, hw: HardwareSpec) -> np.ndarray:
-    """Core of every global source; input channels sit at ``mesh.input_core``."""
-    out = np.full(index.total, hw.mesh.input_core, dtype=np.int64)
-    off = index.offsets
-    for g, a, b, c in slices_cores:
-        out[off[g + 1] + a:off[g + 1] + b] = c
-    return out
-
-
-def build_routes(index: SourceIndex, sources: SliceSources, slices_cores: np.ndarray,
-                 hw: HardwareSpec, fan_out: np.ndarray) -> Routes:
-    """Routes from the distinct sources of every slice and the slice's core."""
-    src_core = source_cores(index, slices_cores, hw)
-    pair_src = sources.ids
-    pair_core = np.repeat(slices_cores[:, 3], sources.counts)
-    a = src_core[pair_src]
-    ew, ns, cr = path_counts(a, pair_core, hw)
-    lat = hw.latency
-    t = ew * lat.hop_ew_s + ns * lat.hop_ns_s + cr * lat.chip_crossing_s
-    total = index.total
-    longest = np.zeros(total)
-    np.maximum.at(longest, pair_src, t)
-    split = index.split
-    mesh = LinkMesh(hw)
-    return Routes(
-        index=index,
-        msgs=split(np.bincount(pair_src, minlength=total).astype(np.float64)),
-        hops_ew=split(np.bincount(pair_src, ew, total)),
-        hops_ns=split(np.bincount(pair_src, ns, total)),
-        chips=split(np.bincount(pair_src, cr, total)),
-        fanout=split(fan_out.astype(np.float64)), longest_s=split(longest),
-        pair_src=pair_src, pair_core=pair_core, src_core=src_core, mesh=mesh,
-        link_load=mesh.loads(a, pair_core, np.ones(len(pair_src))))
-
-
-@dataclass(frozen=True)
-class Route:
-    """The route pass: routes of a partitioned, placed network."""
-
-    hw: HardwareSpec
-    name = "route"
-
-    def run(self, part, placement, projections) -> Routes:
-        return build_routes(part.index, part.sources, placement.slices, self.hw,
-                            fanout(projections, part.index))
-
-
-def route(groups, projections, placement, hw: HardwareSpec, n_inputs: int) -> Routes:
-    """Routes of a compiled program (recomputes each slice's sources from its synapses)."""
-    index = SourceIndex.build(groups, n_inputs)
-    fan = fanins(groups, projections, index, hw)
-    src = slice_sources(fan, placement.slices)
-    return build_routes(index, src, placement.slices, hw, fanout(projections, index))
-
-
-__all__ = ["INPUT", "LinkMesh", "Route", "Routes", "core_xy", "path_counts", "route"]

@@ -21,12 +21,23 @@ more cores than the system has) is collected and raised at once as a ``ResourceE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from neurocc.compiler.resources import (FanIn, SliceSources, SourceIndex, fanins,
-                                        n_inputs_of, out_degree, synapse_bits)
-from neurocc.errors import ResourceError
+from neurocc.api.errors import ResourceError
+from neurocc.compiler.ir.graph import incoming_index
+from neurocc.compiler.ir.mapping import Partitioning
+from neurocc.compiler.passes.base import CompileState, Pass
+from neurocc.compiler.resources import (
+    FanIn,
+    SliceSources,
+    SourceIndex,
+    fanins,
+    n_inputs_of,
+    out_degree,
+    synapse_bits,
+)
 from neurocc.hw_configs import HardwareSpec
 
 WINDOW_SYNAPSES = 1 << 20
@@ -39,41 +50,24 @@ CHECKED_NEURONS = 1 << 6
 LIMITS = ("neurons", "synaptic memory", "input axons", "output axons", "end of layer")
 
 
-@dataclass(frozen=True, eq=False)
-class Partitioning:
-    """The slices ``(group, start, stop)`` (rows of an ``(n_slices, 3)`` int64 array, by group
-    then start), the distinct sources each listens to, and which limit ended each slice."""
-
-    slices: np.ndarray
-    sources: SliceSources
-    index: SourceIndex
-    limited_by: tuple[str, ...]
-    fan: list[FanIn]
-    group_names: tuple[str, ...]
-    group_nodes: tuple[str, ...]
-
-    def layer_stats(self) -> dict:
-        """Per layer: cores used and how many slices each limit ended."""
-        out = {n: {"cores": 0, "limited_by": {}} for n in self.group_names}
-        for (g, _, _), why in zip(self.slices, self.limited_by):
-            d = out[self.group_names[int(g)]]
-            d["cores"] += 1
-            d["limited_by"][why] = d["limited_by"].get(why, 0) + 1
-        return out
-
-
 def _where(g) -> str:
     return f"layer '{g.name}' (NIR node '{g.nir_node}')"
 
 
 @dataclass(frozen=True)
-class Partition:
-    """The partition pass."""
+class Partition(Pass):
+    """The partition pass: cuts the lowered groups into slices (``state.partition``)."""
 
     hw: HardwareSpec
-    name = "partition"
+    name: ClassVar[str] = "partition"
 
-    def run(self, groups, projections, n_inputs: int | None = None) -> Partitioning:
+    def run(self, state: CompileState) -> CompileState:
+        low = state.lowered
+        return state.with_(partition=self.cut(low.groups, low.projections,
+                                              state.network.n_inputs))
+
+    def cut(self, groups, projections, n_inputs: int | None = None) -> Partitioning:
+        """Slices of ``groups`` fed by ``projections`` (the pass's work, callable alone)."""
         n_inputs = n_inputs_of(projections) if n_inputs is None else n_inputs
         index = SourceIndex.build(groups, n_inputs)
         fan = fanins(groups, projections, index, self.hw)
@@ -232,9 +226,7 @@ class Partition:
 def _memory_terms(g, projections, hw: HardwareSpec) -> str:
     """How one neuron's synaptic memory is counted, per incoming projection kind."""
     terms = []
-    for p in projections:
-        if p.dst != g.name:
-            continue
+    for p in incoming_index(projections).get(g.name, ()):
         if p.conn.kind == "dense":
             terms.append(f"'{p.name}' dense: {p.conn.shape[1]} × {p.num_weight_bits}-bit "
                          "weights")

@@ -22,7 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.errors import InputError, NeuroccError
+from neurocc.api.errors import InputError, NeuroccError
+from neurocc.api.jsonable import jsonable
+from neurocc.backends.base import REGISTRY as _BACKENDS
+from neurocc.compiler.passes.base import RESETS
+
+BACKENDS = tuple(_BACKENDS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,28 +39,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _json_out(obj) -> None:
-    print(json.dumps(obj, indent=1, default=_default))
-
-
-def _default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    print(json.dumps(jsonable(obj), indent=1))
 
 
 # --------------------------------------------------------------------------- commands
 
 
 def cmd_compile(a) -> int:
+    from neurocc.compiler.artifact import save
+    from neurocc.compiler.ir import GradedInput
     from neurocc.compiler.pipeline import compile_nir
-    from neurocc.compiler.program import save
-    from neurocc.summary import program_summary, render_summary
+    from neurocc.reports.summary import program_summary, render_summary
 
-    enc = {"kind": "graded", "max": a.graded_input} if a.graded_input else None
+    enc = GradedInput(max=a.graded_input) if a.graded_input else None
     prog = compile_nir(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc)
     save(prog, a.output)
     summary = program_summary(prog)
@@ -81,8 +77,8 @@ def _load_input(path: str) -> np.ndarray:
 
 def cmd_run(a) -> int:
     from neurocc.backends import run
-    from neurocc.compiler.program import load
-    from neurocc.report import render_run, run_report
+    from neurocc.compiler.artifact import load
+    from neurocc.reports.run import render_run, run_report
 
     prog = load(a.program)
     x = _load_input(a.input)
@@ -115,7 +111,7 @@ DIFFER = 4
 
 def cmd_diff(a) -> int:
     from neurocc.backends.diff import diff, render_diff
-    from neurocc.compiler.program import load
+    from neurocc.compiler.artifact import load
 
     prog = load(a.program)
     x = _load_input(a.input)
@@ -130,8 +126,8 @@ def cmd_diff(a) -> int:
 
 
 def cmd_info(a) -> int:
-    from neurocc.compiler.program import load
-    from neurocc.summary import program_summary, render_summary
+    from neurocc.compiler.artifact import load
+    from neurocc.reports.summary import program_summary, render_summary
 
     prog = load(a.program)
     summary = program_summary(prog, detail=True)
@@ -152,20 +148,19 @@ def cmd_hw(a) -> int:
         return 0
     hw = load_hw(a.name)
     if a.json:
-        _json_out({"name": hw.name, "description": hw.description, "values": {
-            k: {"value": getattr(getattr(hw, k.split(".")[0]), k.split(".")[1]), **v}
-            for k, v in hw.sources.items()}})
+        _json_out({"name": hw.name, "description": hw.description, "target": hw.target,
+                   "values": {k: {"value": hw.value(k), **v} for k, v in hw.sources.items()}})
         return 0
     print(f"{hw.name}: {hw.description}")
     for k, v in hw.sources.items():
-        val = getattr(getattr(hw, k.split(".")[0]), k.split(".")[1])
+        val = hw.value(k)
         flag = "  [assumption]" if v["assumption"] else ""
         print(f"  {k:<38} {val!s:<14} {v['unit']}{flag}\n      source: {v['source']}")
     return 0
 
 
 def cmd_demo(a) -> int:
-    from neurocc.demo import demo, render_demo
+    from neurocc.cli.demo import demo, render_demo
 
     out = demo(hw=a.hw, retrain=a.retrain, progress=not a.json)
     if a.json:
@@ -275,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hw", default="loihi2", help="hardware config name or .toml path")
     c.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4,"
                    " snnTorch's export convention)")
-    c.add_argument("--reset", choices=("zero", "subtract"), default="zero",
+    c.add_argument("--reset", choices=RESETS, default="zero",
                    help="reset rule the model was trained with (NIR cannot say; default zero)")
     c.add_argument("--graded-input", type=float, metavar="MAX", default=None,
                    help="inputs are graded values in [-MAX, MAX] (graded spikes) instead of 0/1")
@@ -286,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a program on an input array")
     r.add_argument("program")
     r.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
-    r.add_argument("--backend", choices=("emulator", "lava", "reference"), default="emulator")
+    r.add_argument("--backend", choices=BACKENDS, default="emulator")
     r.add_argument("--on-chip", action="store_true", help="lava: run on Loihi 2 hardware")
     r.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
     r.add_argument("--no-drain", action="store_true",
@@ -304,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(exit 0 identical, 4 differ)")
     f.add_argument("program")
     f.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
-    f.add_argument("--a", default="emulator", choices=("emulator", "lava", "reference"))
-    f.add_argument("--b", default="lava", choices=("emulator", "lava", "reference"))
+    f.add_argument("--a", default="emulator", choices=BACKENDS)
+    f.add_argument("--b", default="lava", choices=BACKENDS)
     f.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
     f.add_argument("--no-drain", action="store_true",
                    help="do not run the pipeline depth's extra zero-input steps")

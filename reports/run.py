@@ -1,28 +1,26 @@
-"""Reports: one dictionary per run (the CLI's ``--json``) and its text rendering."""
+"""The report of one run: a dictionary (the CLI's ``--json``) and its text rendering."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurocc.backends import RunResult
-from neurocc.energy import ASSUMPTIONS, estimate
+from neurocc.backends.run import RunResult
+from neurocc.cost.energy import ASSUMPTIONS, estimate
+from neurocc.hw_configs import split_key
 
 
 def semantics(program) -> dict:
+    """What the numbers of a run mean: dt, reset, discretisation, whose arithmetic, input."""
     return {"dt_s": program.dt, "reset": program.reset,
             "discretization": "forward Euler (snnTorch's NIR export convention)",
-            "fixed_point": "Lava 0.10 fixed_pt process models",
-            "input_encoding": program.input_encoding}
+            "fixed_point": program.semantics,
+            "input_encoding": program.input_encoding.to_dict()}
 
 
 def hw_constants(hw) -> dict:
     """Every energy/latency constant used, with unit, source and assumption flag."""
-    out = {}
-    for key, meta in hw.sources.items():
-        sec, name = key.split(".")
-        if sec in ("energy", "latency"):
-            out[key] = {"value": getattr(getattr(hw, sec), name), **meta}
-    return out
+    return {key: {"value": hw.value(key), **meta} for key, meta in hw.sources.items()
+            if split_key(key)[0] in ("energy", "latency")}
 
 
 def run_report(res: RunResult) -> dict:
@@ -32,7 +30,7 @@ def run_report(res: RunResult) -> dict:
     B = res.batch
     layers = []
     for g in prog.groups:
-        synops = sum(act.synops[p.name] for p in prog.projections if p.dst == g.name)
+        synops = sum(act.synops[p.name] for p in prog.incoming(g.name))
         layers.append({
             "name": g.name, "nir_node": g.nir_node, "kind": g.kind, "neurons": g.n,
             "spikes": int(act.spikes[g.name].sum()),

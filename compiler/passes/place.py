@@ -26,13 +26,15 @@ No randomness is involved: the same partition always gives the same placement.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from neurocc.compiler.partition import Partitioning, capacity_violation
-from neurocc.compiler.program import Placement
-from neurocc.compiler.route import path_counts
-from neurocc.errors import NeuroccError, ResourceError
+from neurocc.api.errors import NeuroccError, ResourceError
+from neurocc.compiler.ir.mapping import Partitioning, Placement
+from neurocc.compiler.mesh import path_counts
+from neurocc.compiler.passes.base import CompileState, Pass
+from neurocc.compiler.passes.partition import capacity_violation
 from neurocc.hw_configs import HardwareSpec
 
 STRATEGIES = ("in-order", "greedy", "greedy+swap")
@@ -260,15 +262,19 @@ class _Search:
 
 
 @dataclass(frozen=True)
-class Place:
-    """The place pass."""
+class Place(Pass):
+    """The place pass: a core for every slice (``state.placement``)."""
 
     hw: HardwareSpec
     strategy: str = "greedy+swap"
     max_passes: int = 20
-    name = "place"
+    name: ClassVar[str] = "place"
 
-    def run(self, part: Partitioning) -> Placement:
+    def run(self, state: CompileState) -> CompileState:
+        return state.with_(placement=self.place(state.partition))
+
+    def place(self, part: Partitioning) -> Placement:
+        """The placement of ``part`` (the pass's work, callable alone)."""
         if self.strategy not in STRATEGIES:
             raise NeuroccError(f"placement strategy '{self.strategy}' unknown; use one of "
                                f"{', '.join(STRATEGIES)}")

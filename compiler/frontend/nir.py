@@ -1,11 +1,11 @@
 """NIR → IR.
 
-Neuron nodes become ``NeuronGroup``s. Everything linear between two neuron nodes (or the
-input and a neuron node) — Affine, Linear, Scale, Conv2d, pooling, Flatten, in any DAG — is
-fused into one ``Projection`` per (source, destination) pair, because on the chip it is one
-synaptic hop. A lone Conv2d or pooling node stays a shared-kernel ``Conv``; any other chain
-is expanded to its dense matrix by evaluating it on a basis. Biases become the destination
-group's constant input current.
+Neuron nodes become neuron groups (``compiler.ir.neurons``). Everything linear between two
+neuron nodes (or the input and a neuron node) — Affine, Linear, Scale, Conv2d, pooling,
+Flatten, in any DAG — is fused into one ``Projection`` per (source, destination) pair,
+because on the chip it is one synaptic hop. A lone Conv2d or pooling node stays a shared-
+kernel ``Conv``; any other chain is expanded to its dense matrix by evaluating it on a
+basis. Biases become the destination group's constant input current.
 
 Never relies on node order (``nir.read`` returns nodes alphabetically): inputs and outputs
 are found by type and the graph by its edges.
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.compiler.ir import INPUT, Conv, Dense, Network, NeuronGroup, Projection
+from neurocc.api.errors import FrontendError, UnsupportedError
+from neurocc.compiler.ir.connectivity import Conv, Dense
+from neurocc.compiler.ir.graph import INPUT, Network, Projection
+from neurocc.compiler.ir.neurons import NEURON_TYPES, Neurons
 from neurocc.compiler.linalg import conv2d, pair, pool_kernel
-from neurocc.errors import FrontendError, UnsupportedError
 
 MAX_EXPANDED_SYNAPSES = 2**26
 """Largest dense matrix the frontend will expand a fused linear chain into (a software
@@ -108,15 +110,27 @@ def _identity(node, shape):
     return LinearOp(lambda x: x)
 
 
-def _neuron(kind):
+NIR_PARAMETERS = {"tau_mem": ("tau_mem", "tau"), "tau_syn": ("tau_syn",), "r": ("r",),
+                  "v_leak": ("v_leak",), "v_threshold": ("v_threshold",), "w_in": ("w_in",)}
+"""IR parameter → the NIR attribute names it is read from (first present wins)."""
+DEFAULTS = {"tau_mem": np.inf, "r": 1.0, "v_leak": 0.0, "v_threshold": np.inf, "w_in": 1.0}
+
+
+def _neuron(cls: type[Neurons]):
+    """Reader of NIR nodes of ``cls.nir_type`` into ``cls``: every parameter of the kind is
+    taken from the node (scalars broadcast to the layer), ``bias`` starts at zero."""
+    names = [k for k in cls.parameters() if k != "bias"]
+
     def make(node, name):
         p = {}
-        for key in ("tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset",
-                    "w_in"):
-            if getattr(node, key, None) is not None:
-                p[key] = np.asarray(getattr(node, key), dtype=np.float64)
-        tau_mem = p.get("tau", p.get("tau_mem"))
-        ref = tau_mem if tau_mem is not None else p["r"]
+        for key in names:
+            for attr in NIR_PARAMETERS[key]:
+                if getattr(node, attr, None) is not None:
+                    p[key] = np.asarray(getattr(node, attr), dtype=np.float64)
+                    break
+        ref = next((p[k] for k in ("tau_mem", "r") if k in p), None)
+        if ref is None:
+            raise FrontendError(f"node '{name}' ({type(node).__name__}): has neither tau nor r")
         shape = tuple(int(s) for s in ref.shape) or (1,)
         n = int(np.prod(shape))
 
@@ -130,15 +144,13 @@ def _neuron(kind):
                     f"({a.size} values for {n} neurons)")
             return a.ravel().copy()
 
-        g = NeuronGroup(
-            name=name, nir_node=name, kind=kind, shape=shape,
-            tau_mem=flat(tau_mem, np.inf), r=flat(p.get("r"), 1.0),
-            v_leak=flat(p.get("v_leak"), 0.0),
-            v_threshold=flat(p.get("v_threshold"), np.inf), bias=np.zeros(n),
-            tau_syn=flat(p["tau_syn"], 0) if "tau_syn" in p else None,
-            w_in=flat(p.get("w_in"), 1.0) if "tau_syn" in p else None,
-        )
-        _check_neuron(g, node, flat(p.get("v_reset"), 0.0))
+        if "tau_syn" in names and "tau_syn" not in p:
+            raise FrontendError(f"node '{name}' ({type(node).__name__}): has no tau_syn")
+        g = cls(name=name, nir_node=name, shape=shape, bias=np.zeros(n),
+                **{k: flat(p.get(k), DEFAULTS.get(k, 0.0)) for k in names})
+        v_reset = getattr(node, "v_reset", None)
+        _check_neuron(g, node, flat(None if v_reset is None else np.asarray(v_reset, float),
+                                    0.0))
         return g
 
     return make
@@ -149,10 +161,7 @@ LINEAR_NODES: dict[str, Callable] = {
     "SumPool2d": _pool(False), "AvgPool2d": _pool(True), "Flatten": _flatten,
     "Input": _identity, "Output": _identity,
 }
-NEURON_NODES: dict[str, Callable] = {
-    "LIF": _neuron("lif"), "CubaLIF": _neuron("cubalif"), "IF": _neuron("if"),
-    "LI": _neuron("li"), "CubaLI": _neuron("cubali"),
-}
+NEURON_NODES: dict[str, Callable] = {c.nir_type: _neuron(c) for c in NEURON_TYPES.values()}
 SUPPORTED = sorted([k for k in LINEAR_NODES if k not in ("Input", "Output")] + list(NEURON_NODES)
                    + ["Input", "Output", "NIRGraph"])
 
@@ -174,20 +183,19 @@ def _arr(node, key, ndim=None) -> np.ndarray:
     return a
 
 
-def _check_neuron(g: NeuronGroup, node, v_reset: np.ndarray) -> None:
+def _check_neuron(g: Neurons, node, v_reset: np.ndarray) -> None:
     where = f"node '{g.nir_node}' ({type(node).__name__})"
-    for key in ("tau_mem", "r", "v_leak", "v_threshold", "tau_syn", "w_in"):
+    for key in g.parameters():
         a = getattr(g, key)
-        if a is None:
-            continue
         if np.any(np.isnan(a)):
             raise FrontendError(f"{where}: '{key}' holds NaN; fix the model before export")
         if key not in ("tau_mem", "v_threshold", "r") and not np.all(np.isfinite(a)):
             raise FrontendError(f"{where}: '{key}' holds inf")
-    if np.any(np.isinf(g.r) & np.isfinite(g.tau_mem)):
+    tau_mem = getattr(g, "tau_mem", None)
+    if tau_mem is not None and np.any(np.isinf(g.r) & np.isfinite(tau_mem)):
         raise FrontendError(f"{where}: 'r' is inf where tau is finite")
     for key in ("tau_mem", "tau_syn"):
-        a = getattr(g, key)
+        a = getattr(g, key, None)
         if a is not None and np.any(a <= 0):
             raise FrontendError(
                 f"{where}: {key.replace('_mem', '')} must be > 0 s, found {a.min():g} "
@@ -515,10 +523,8 @@ def _single_conv_chain(src, dst, preds, nodes, ops, linear):
     return convs[0], ops[convs[0]].conv  # a conv bias is in the group's offset
 
 
-def _with_bias(g: NeuronGroup, bias: np.ndarray) -> NeuronGroup:
-    from dataclasses import replace
-
-    return replace(g, bias=np.asarray(bias, dtype=np.float64))
+def _with_bias(g: Neurons, bias: np.ndarray) -> Neurons:
+    return g.with_bias(bias)
 
 
 __all__ = ["read_nir", "SUPPORTED"]

@@ -30,12 +30,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neurocc.compiler import fixed_point as fx
-from neurocc.compiler.ir import INPUT, Conv, Dense, Network, NeuronGroup, Projection, Sparse
+from neurocc.compiler.ir import (
+    INPUT,
+    NEURON_TYPES,
+    Conv,
+    Dense,
+    GradedInput,
+    Network,
+    Neurons,
+    Projection,
+    Sparse,
+)
 from neurocc.compiler.linalg import conv_out_hw
+from neurocc.compiler.targets.loihi.numerics import EXCITATORY, INHIBITORY, LAVA, MIXED
 
 if TYPE_CHECKING:
-    from neurocc.compiler.program import Program
+    from neurocc.compiler.targets.loihi import LoihiProgram as Program
     from neurocc.hw_configs import HardwareSpec
 
 
@@ -52,8 +62,23 @@ def _rng(rng) -> np.random.Generator:
 # --------------------------------------------------------------------------- IR networks
 
 
+def neurons(name: str, kind: str, shape, *, tau: float = 2e-3, r: float = 1.0,
+            thr: float = 1.0, bias=0.0, tau_syn: float = 5e-4, nir_node: str | None = None
+            ) -> Neurons:
+    """One population of ``kind`` (``lif``, ``cubalif``, ``if``, ``li``, ``cubali``) with
+    uniform parameters; the ones its type does not have are ignored."""
+    shape = tuple(shape) if isinstance(shape, tuple) else (int(shape),)
+    n = int(np.prod(shape))
+    values = {"tau_mem": np.full(n, tau), "r": np.full(n, r), "v_leak": np.zeros(n),
+              "v_threshold": np.full(n, thr), "tau_syn": np.full(n, tau_syn),
+              "w_in": np.ones(n), "bias": np.broadcast_to(np.asarray(bias, float), (n,)).copy()}
+    cls = NEURON_TYPES[kind]
+    return cls(name=name, nir_node=nir_node or name, shape=shape,
+               **{k: values[k] for k in cls.parameters()})
+
+
 def _group(rng, name: str, kind: str, shape: tuple[int, ...], uniform_threshold: bool,
-           bias: bool) -> NeuronGroup:
+           bias: bool) -> Neurons:
     n = int(np.prod(shape))
     a_v = rng.choice([1.0, 0.5, 0.1, 0.02, 1 / 4096, 0.0])   # per-step membrane leak
     if kind == "if":
@@ -71,9 +96,11 @@ def _group(rng, name: str, kind: str, shape: tuple[int, ...], uniform_threshold:
     if kind in ("cubalif", "cubali"):
         a_u = rng.choice([1.0, 0.5, 0.1, 2 / 4096])
         tau_syn, w_in = np.full(n, DT / a_u), np.ones(n)
-    return NeuronGroup(name=name, nir_node=name, kind=kind, shape=tuple(shape), tau_mem=tau,
-                       r=r, v_leak=np.zeros(n), v_threshold=th, bias=b, tau_syn=tau_syn,
-                       w_in=w_in)
+    values = {"tau_mem": tau, "r": r, "v_leak": np.zeros(n), "v_threshold": th, "bias": b,
+              "tau_syn": tau_syn, "w_in": w_in}
+    cls = NEURON_TYPES[kind]
+    return cls(name=name, nir_node=name, shape=tuple(shape),
+               **{k: values[k] for k in cls.parameters()})
 
 
 def _weights(rng, shape, density: float = 1.0) -> np.ndarray:
@@ -139,7 +166,7 @@ def random_network(rng: np.random.Generator | int, *, n_layers: int | None = Non
     cubalif, readout, bias = pick(cubalif, 0.4), pick(readout, 0.4), pick(bias, 0.6)
     autonomous = pick(autonomous, 0.25)
     n_layers = int(rng.integers(1, 4)) if n_layers is None else n_layers
-    groups: list[NeuronGroup] = []
+    groups: list[Neurons] = []
     projections: list[Projection] = []
     hidden_kinds = SPIKING_KINDS if cubalif else ("lif", "if")
 
@@ -180,7 +207,7 @@ def random_network(rng: np.random.Generator | int, *, n_layers: int | None = Non
         n = int(rng.integers(2, max_neurons + 1))
         name = f"l{len(groups)}"
         g = _group(rng, name, str(rng.choice(hidden_kinds)), (n,), False, True)
-        groups.append(replace(g, bias=g.bias + rng.uniform(0.5, 2.0, n)))
+        groups.append(g.with_bias(g.bias + rng.uniform(0.5, 2.0, n)))
         projections.append(Projection(f"{name}->{name}", name, name,
                                       Dense(_weights(rng, (n, n))), (name,)))
         projections.append(Projection(f"{name}->{src}", name, src,
@@ -214,7 +241,7 @@ def random_program(rng: np.random.Generator | int, *, hw: str | HardwareSpec = "
     reset = str(rng.choice(["zero", "subtract"])) if reset is None else reset
     if graded is None:                      # only where the chip has graded spikes
         graded = bool(rng.random() < 0.3) and hw.numerics.graded_spike_bits > 0
-    enc = {"kind": "graded", "max": 1.0} if graded else None
+    enc = GradedInput(max=1.0) if graded else None
     prog = compile_network(net, hw=hw, reset=reset, input_encoding=enc)
     return perturb(prog, rng) if extreme else prog
 
@@ -226,9 +253,7 @@ def _decay(rng) -> int:
 
 def _max_input(program, p) -> int:
     enc = program.input_encoding
-    if p.src == INPUT and enc["kind"] == "graded":
-        return int(math.ceil(enc["max"] * enc["scale"]))
-    return 1
+    return enc.max_payload if p.src == INPUT else 1
 
 
 def _abs_row_sums(conn) -> np.ndarray:
@@ -243,22 +268,21 @@ def perturb(program: Program, rng: np.random.Generator | int) -> Program:
     """Replace a program's fixed-point numbers by random quirky ones (same structure)."""
     rng = _rng(rng)
     enc = program.input_encoding
-    if enc["kind"] == "graded":     # payloads from tiny to the full width: conv and u wraps
-        lim = (1 << (enc["bits"] - 1)) - 1
-        scale = min(2.0 ** int(rng.integers(0, enc["bits"])), lim / enc["max"])
-        program = replace(program, input_encoding={**enc, "scale": scale})
+    if isinstance(enc, GradedInput):  # payloads from tiny to the full width: conv and u wraps
+        scale = min(2.0 ** int(rng.integers(0, enc.bits)), enc.payload_limit / enc.max)
+        program = replace(program, input_encoding=replace(enc, scale=scale))
     projections = []
     for p in program.projections:
         nwb = int(rng.choice([8, 8, 8, 6, 4]))
-        mode = str(rng.choice([fx.MIXED, fx.MIXED, fx.EXCITATORY, fx.INHIBITORY]))
+        mode = str(rng.choice([MIXED, MIXED, EXCITATORY, INHIBITORY]))
 
         def fresh(w, mode=mode, nwb=nwb):
             raw = rng.integers(-256, 256, np.shape(w)) * (np.asarray(w) != 0)
-            if mode == fx.EXCITATORY:
+            if mode == EXCITATORY:
                 raw = np.abs(raw)
-            elif mode == fx.INHIBITORY:
+            elif mode == INHIBITORY:
                 raw = -np.abs(raw)
-            return fx.lava_weights(raw, mode, nwb)
+            return LAVA.lava_weights(raw, mode, nwb)
 
         conn = p.conn.map_weights(fresh)
         xmax = _max_input(program, p)
@@ -267,7 +291,7 @@ def perturb(program: Program, rng: np.random.Generator | int) -> Program:
         if isinstance(conn, Conv) and peak >= INT32_SAFE // 2:   # see the module docstring
             factor = int(peak // (INT32_SAFE // 2)) + 1
             conn = conn.map_weights(lambda w, f=factor, mode=mode, nwb=nwb:
-                                    fx.lava_weights(np.asarray(w) // f, mode, nwb))
+                                    LAVA.lava_weights(np.asarray(w) // f, mode, nwb))
             sums = _abs_row_sums(conn) * xmax
             peak = float(sums.max(initial=0))
         # Exponent: mostly one that keeps |a_in · 64| (summed over every projection into the
@@ -282,7 +306,7 @@ def perturb(program: Program, rng: np.random.Generator | int) -> Program:
                                    num_weight_bits=nwb))
     groups = []
     for g in program.groups:
-        incoming = [p for p in projections if p.dst == g.name]
+        incoming = [p for p in projections if p.dst == g.name]  # the perturbed ones
         drive = sum(float(_abs_row_sums(p.conn).max(initial=0)) * _max_input(program, p)
                     * 2.0 ** max(p.weight_exp if not isinstance(p.conn, Conv) else 0, 0)
                     for p in incoming)
@@ -310,12 +334,12 @@ def random_input(rng: np.random.Generator | int, program_or_network: Program | N
     program values in ``[-max, max]`` (some exactly 0)."""
     rng = _rng(rng)
     shape = tuple(program_or_network.input_shape)
-    enc = getattr(program_or_network, "input_encoding", {"kind": "spikes"})
+    enc = getattr(program_or_network, "input_encoding", None)
     rate = float(rng.uniform(0.05, 0.6)) if rate is None else rate
     active = rng.random((steps, batch, *shape)) < rate
-    if enc["kind"] == "graded":
-        return rng.uniform(-enc["max"], enc["max"], active.shape) * active
+    if isinstance(enc, GradedInput):
+        return rng.uniform(-enc.max, enc.max, active.shape) * active
     return active.astype(np.uint8)
 
 
-__all__ = ["random_network", "random_program", "perturb", "random_input"]
+__all__ = ["neurons", "random_network", "random_program", "perturb", "random_input"]

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurocc.compiler.program import Program
-from neurocc.compiler.resources import (SourceIndex, fanins, fanout, out_degree,
-                                        slice_sources)
-from neurocc.compiler.route import build_routes, core_xy
-from neurocc.report import semantics
+from neurocc.compiler.mesh import core_xy
+from neurocc.compiler.resources import SourceIndex, fanins, out_degree, slice_sources
+from neurocc.reports.run import semantics
 
 RESOURCES = (("neurons", "neurons_per_core"),
              ("synaptic_memory_bits", "synaptic_memory_bits_per_core"),
@@ -21,13 +19,13 @@ PER_CORE_LINES = 32
 """Cores listed one per line in the text summary (all of them are in ``--json``)."""
 
 
-def _analyse(prog: Program):
+def _analyse(prog):
     index = SourceIndex.build(prog.groups, prog.n_inputs)
     fan = fanins(prog.groups, prog.projections, index, prog.hw)
     return index, fan, slice_sources(fan, prog.placement.slices)
 
 
-def core_usage(prog: Program, analysis=None) -> list[dict]:
+def core_usage(prog, analysis=None) -> list[dict]:
     """Per core: neurons, synaptic memory (bits), input and output axons, each used versus
     the config's limit and as a percentage (definitions in ``compiler/resources.py``)."""
     hw = prog.hw
@@ -69,26 +67,25 @@ def utilisation(rows: list[dict]) -> dict:
     return out
 
 
-def program_summary(prog: Program, detail: bool = False) -> dict:
+def program_summary(prog, detail: bool = False) -> dict:
     """The program as a dictionary; ``detail`` adds per-core utilisation and routes (these
     are recomputed from the placement, which takes a few seconds for a full chip)."""
     layers = []
     for g in prog.groups:
-        rep = prog.report.get("layers", {}).get(g.name, {})
+        rep = prog.report.layers.get(g.name)
         layers.append({"name": g.name, "nir_node": g.nir_node, "kind": g.kind,
                        "shape": list(g.shape), "neurons": g.n, "du": g.du, "dv": g.dv,
                        "vth": g.vth if g.spiking else None, "bias_exp": g.bias_exp,
-                       "scale_limited_by": rep.get("scale_limited_by"),
-                       "threshold_rel_error": rep.get("threshold_rel_error")})
+                       "scale_limited_by": rep.scale_limited_by if rep else None,
+                       "threshold_rel_error": rep.threshold_rel_error if rep else None})
     projections = []
     for p in prog.projections:
-        rep = prog.report.get("projections", {}).get(p.name, {})
-        w = p.conn.data if p.conn.kind == "sparse" else p.conn.weight
+        rep = prog.report.projections.get(p.name)
         projections.append({"name": p.name, "src": p.src, "dst": p.dst, "kind": p.conn.kind,
                             "nir_nodes": list(p.nir_nodes), "shape": list(p.conn.shape),
                             "weight_exp": p.weight_exp, "sign_mode": p.sign_mode,
-                            "nonzero_weights": int(np.count_nonzero(w)),
-                            "weight_rms_rel_error": rep.get("weight_rms_rel_error")})
+                            "nonzero_weights": int(np.count_nonzero(p.conn.values)),
+                            "weight_rms_rel_error": rep.weight_rms_rel_error if rep else None})
     out = {
         "hw": prog.hw.name, "semantics": semantics(prog), "input_shape": list(prog.input_shape),
         "outputs": list(prog.outputs), "pipeline_depth": prog.depth,
@@ -96,23 +93,19 @@ def program_summary(prog: Program, detail: bool = False) -> dict:
         "cores_used": int(len(prog.placement.cores_used)), "chips_used": prog.chips_used,
         "placement_strategy": prog.placement.strategy,
         "placement": _placement(prog),
-        "warnings": prog.report.get("warnings", []), "source": prog.source,
+        "warnings": list(prog.report.warnings), "source": prog.source,
     }
     if detail:
-        analysis = _analyse(prog)
-        index, _, src = analysis
-        usage = core_usage(prog, analysis)
-        routes = build_routes(index, src, prog.placement.slices, prog.hw,
-                              fanout(prog.projections, index))
+        usage = core_usage(prog)
         out["utilisation"] = utilisation(usage)
-        out["routes"] = routes.totals()
+        out["routes"] = prog.routes.totals()
         out["busiest_link"] = out["routes"]["busiest_link"]
         out["per_core"] = usage
         out["hw_assumptions"] = prog.hw.assumptions
     return out
 
 
-def _placement(prog: Program) -> dict:
+def _placement(prog) -> dict:
     """How the program was placed and its traffic estimate (from ``placement.stats``)."""
     st = prog.placement.stats or {}
     keep = ("estimate", "traffic", "in_order_traffic", "hops_reduction_vs_in_order",

@@ -1,6 +1,8 @@
 """Train the digits model with BPTT and write ``model.nir`` and ``metrics.json``.
 
-Run ``python -m neurocc.models.digits.train`` to reproduce the committed artifacts.
+Run ``python -m neurocc.models.digits.training`` (or ``neurocc zoo train digits``) to retrain;
+on the machine that trained the committed artifacts this reproduces them exactly, elsewhere
+torch's CPU kernels may differ and the accuracy lands within a few points.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import snntorch
 import torch
 from snntorch.export_nir import export_to_nir
 
-from ..zoo import TORCH_THREADS, torch_setup
-from .data import (
+from neurocc.models.common import TORCH_THREADS, torch_setup, versions
+from neurocc.models.digits import ARTIFACT_DIR
+from neurocc.models.digits.data import (
     DT,
     ENCODING,
     INPUT_SHAPE,
@@ -28,8 +31,8 @@ from .data import (
     load_split,
     test_inputs,
 )
-from .evaluate import ARTIFACT_DIR, LAYERS, score
-from .model import BETA, CHANNELS, HIDDEN, THRESHOLD, build, reset_state, run
+from neurocc.models.digits.evaluate import LAYERS, score
+from neurocc.models.digits.model import BETA, CHANNELS, HIDDEN, THRESHOLD, build, reset_state, run
 
 EPOCHS = 45
 BATCH_SIZE = 64
@@ -159,12 +162,7 @@ def _train(seed: int, out_dir: Path, epochs: int, progress: bool, steps: int) ->
         "mean_spikes_per_sample": {
             name: result["layer_spikes"][name] / n for name in LAYERS
         },
-        "versions": {
-            "torch": torch.__version__,
-            "snntorch": snntorch.__version__,
-            "nir": nir.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": versions(),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if progress:

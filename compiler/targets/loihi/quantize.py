@@ -19,15 +19,26 @@ Rounding errors are recorded per layer in the program's report.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
-from neurocc.compiler import fixed_point as fx
-from neurocc.compiler.discretize import DiscreteGroup, DiscreteNetwork
-from neurocc.compiler.ir import INPUT, Conv, Dense, Sparse
-from neurocc.compiler.program import FxGroup, FxProjection
-from neurocc.errors import QuantizationError
+from neurocc.api.errors import QuantizationError
+from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
+from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork
+from neurocc.compiler.ir.encoding import GradedInput, InputEncoding, SpikeInput
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.compiler.passes.base import CompileState, Pass
+from neurocc.compiler.targets.loihi.numerics import MIXED, LoihiNumerics, bias_value, sign_mode
+from neurocc.compiler.targets.loihi.program import (
+    LayerQuantization,
+    LoihiGroup,
+    LoihiProjection,
+    LoweredNetwork,
+    ProjectionQuantization,
+    QuantizationReport,
+)
 from neurocc.hw_configs import HardwareSpec
 
 SPARSE_DENSITY = 0.25
@@ -46,7 +57,7 @@ def _abs_row_sums(conn) -> np.ndarray:
     return np.repeat(k, int(np.prod(conn.out_shape[1:])))  # upper bound (ignores padding)
 
 
-def _quantize_chunked(raw: np.ndarray, factor: float, mode: str, weight_bits: int,
+def _quantize_chunked(raw: np.ndarray, factor: float, mode: str, num: LoihiNumerics,
                       chunk: int = 1 << 20) -> tuple[np.ndarray, dict]:
     """``quantize_to_grid(raw · factor)`` and its error statistics, a chunk at a time so a
     100 M-synapse projection needs no full-size float temporaries."""
@@ -56,7 +67,7 @@ def _quantize_chunked(raw: np.ndarray, factor: float, mode: str, weight_bits: in
     max_err, zeroed = 0.0, 0
     for a in range(0, flat.size, chunk):
         r = flat[a:a + chunk]
-        qi = q[a:a + chunk] = fx.quantize_to_grid(r * factor, mode, weight_bits)
+        qi = q[a:a + chunk] = num.quantize_to_grid(r * factor, mode)
         err = qi / factor - r
         sq_err += float(np.dot(err, err))
         sq_ref += float(np.dot(r, r))
@@ -70,37 +81,43 @@ def _quantize_chunked(raw: np.ndarray, factor: float, mode: str, weight_bits: in
 
 
 def _max_abs(conn) -> float:
-    w = conn.data if isinstance(conn, Sparse) else conn.weight
+    w = conn.values
     return float(np.max(np.abs(w))) if w.size else 0.0
 
 
 @dataclass(frozen=True)
-class Quantize:
-    """The quantize pass. ``input_encoding`` is ``{"kind": "spikes"}`` or
-    ``{"kind": "graded", "max": X, "bits": b}`` (graded payloads ``round(x·(2^(b-1)-1)/X)``)."""
+class Quantize(Pass):
+    """The Loihi lowering pass: ``state.discrete`` → ``state.lowered`` (a ``LoweredNetwork``).
+    Graded input payloads are ``round(x·scale)`` with ``scale`` chosen here."""
 
     hw: HardwareSpec
     reset: str = "zero"
-    input_encoding: dict | None = None
-    name = "quantize"
+    input_encoding: InputEncoding = SpikeInput()
+    name: ClassVar[str] = "quantize"
 
-    def run(self, dnet: DiscreteNetwork) -> tuple[tuple[FxGroup, ...], tuple[FxProjection, ...],
-                                                  dict]:
-        num = self.hw.numerics
-        enc = self.input_encoding or {"kind": "spikes"}
+    @property
+    def num(self) -> LoihiNumerics:
+        return LoihiNumerics.from_hw(self.hw)
+
+    def run(self, state: CompileState) -> CompileState:
+        # The discretized copy of every weight is not needed any more: drop it.
+        return state.with_(lowered=self.lower(state.discrete), discrete=None)
+
+    def lower(self, dnet: DiscreteNetwork) -> LoweredNetwork:
+        num = self.num
+        enc = self.input_encoding
         bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
-        groups, projections, report = [], [], {"layers": {}, "projections": {}}
+        groups, projections = [], []
+        layers, proj_report = {}, {}
 
         in_scale = 1.0
         in_max = 1.0
-        if enc["kind"] == "graded":
-            in_max = float(enc["max"])
+        if isinstance(enc, GradedInput):
+            in_max = float(enc.max)
             in_scale = self._input_scale(dnet, enc, in_max)
-            enc = {**enc, "scale": in_scale}
-        report["input_encoding"] = enc
+            enc = replace(enc, scale=in_scale)
 
         for g in dnet.groups:
-            incoming = [p for p in dnet.projections if p.dst == g.name]
             S, binding = self._scale(g, dnet, in_max, in_scale)
             if g.spiking:
                 vth = int(math.floor(g.threshold * S))
@@ -113,8 +130,9 @@ class Quantize:
             else:
                 vth = 1 << (num.threshold_bits)   # v (≤ 2^23 − 1) can never exceed vth << 6
             # Decays.
-            du = int(np.clip(round(g.decay_u * fx.DECAY_UNITY) - 1, 0, fx.DECAY_UNITY - 1))
-            dv = int(np.clip(round(g.decay_v * fx.DECAY_UNITY), 0, fx.DECAY_UNITY - 1))
+            unity = num.decay_unity
+            du = int(np.clip(round(g.decay_u * unity) - 1, 0, unity - 1))
+            dv = int(np.clip(round(g.decay_v * unity), 0, unity - 1))
             # Bias: one exponent per layer, the smallest that fits the mantissa.
             b_int = g.bias * 64 * S
             bias_exp = 0
@@ -123,36 +141,37 @@ class Quantize:
                 bias_exp += 1
             bias_mant = np.clip(np.round(b_int / 2**bias_exp), -bias_mant_max - 1,
                                 bias_mant_max).astype(np.int64)
-            groups.append(FxGroup(
-                name=g.name, nir_node=g.nir_node, kind=g.kind, shape=g.shape, du=du, dv=dv,
-                vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, reset=self.reset,
+            groups.append(LoihiGroup(
+                name=g.name, nir_node=g.nir_node, kind=g.neurons.kind, shape=g.shape, du=du,
+                dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, reset=self.reset,
                 spiking=g.spiking, v_scale=64 * S / g.norm))
-            eff_bias = fx.bias_value(bias_mant, bias_exp) / (64 * S)
-            report["layers"][g.name] = {
-                "nir_node": g.nir_node, "scale": S, "scale_limited_by": binding,
-                "vth": vth if g.spiking else None, "du": du, "dv": dv, "bias_exp": bias_exp,
-                "decay_v_error": abs((dv) / fx.DECAY_UNITY - g.decay_v),
-                "decay_u_error": abs((du + 1) / fx.DECAY_UNITY - g.decay_u),
-                "bias_max_abs_error": float(np.max(np.abs(eff_bias - g.bias), initial=0.0)),
-                "threshold_rel_error": (abs(vth / S - g.threshold) / g.threshold
-                                        if g.spiking else 0.0),
-            }
-            for p in incoming:
-                projections.append(self._projection(p, S, in_scale if p.src == INPUT else 1.0,
-                                                     report))
-        return tuple(groups), tuple(projections), report
+            eff_bias = bias_value(bias_mant, bias_exp) / (64 * S)
+            layers[g.name] = LayerQuantization(
+                nir_node=g.nir_node, scale=S, scale_limited_by=binding,
+                vth=vth if g.spiking else None, du=du, dv=dv, bias_exp=bias_exp,
+                decay_v_error=abs(dv / unity - g.decay_v),
+                decay_u_error=abs((du + 1) / unity - g.decay_u),
+                bias_max_abs_error=float(np.max(np.abs(eff_bias - g.bias), initial=0.0)),
+                threshold_rel_error=(abs(vth / S - g.threshold) / g.threshold
+                                     if g.spiking else 0.0))
+            for p in dnet.incoming(g.name):
+                q, rep = self._projection(p, S, in_scale if p.src == INPUT else 1.0)
+                projections.append(q)
+                proj_report[p.name] = rep
+        report = QuantizationReport(layers, proj_report, tuple(dnet.warnings))
+        return LoweredNetwork(tuple(groups), tuple(projections), enc, report)
 
     def _scale(self, g: DiscreteGroup, dnet: DiscreteNetwork, in_max: float,
                in_scale: float | None) -> tuple[float, str]:
         """The largest layer scale S every limit allows, and the limit that binds.
         ``in_scale`` None: ignore the input projections' weight limits (graded input whose
         payload scale is still to be chosen)."""
-        num = self.hw.numerics
-        u_lim = (1 << (num.state_bits - 1)) / (1 << fx.ACT_SHIFT) - 1   # |U·S| bound
-        v_lim = (1 << (num.state_bits - 1)) / (1 << fx.VTH_SHIFT) - 1
+        num = self.num
+        u_lim = num.state_max / (1 << num.ACT_SHIFT) - 1   # |U·S| bound
+        v_lim = num.state_max / (1 << num.VTH_SHIFT) - 1
         vth_max = (1 << num.threshold_bits) - 1
         bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
-        incoming = [p for p in dnet.projections if p.dst == g.name]
+        incoming = dnet.incoming(g.name)
         src_max = {p.name: (in_max if p.src == INPUT else 1.0) for p in incoming}
         # Worst-case |U| (model units) with every input at its maximum at once.
         drive = sum((_abs_row_sums(p.conn) * src_max[p.name] for p in incoming),
@@ -167,7 +186,7 @@ class Quantize:
             limits["membrane range (v, 24 bit)"] = v_lim / (g.threshold + u_max + b_max)
         elif g.decay_v > 0 and (u_max + b_max) > 0:
             limits["membrane range (v, 24 bit)"] = v_lim * g.decay_v / (u_max + b_max)
-        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+        hi = num.weight_range(MIXED)[1]
         for p in incoming:
             if p.src == INPUT and in_scale is None:
                 continue
@@ -185,16 +204,15 @@ class Quantize:
         binding = min(limits, key=limits.get)
         return limits[binding], binding
 
-    def _input_scale(self, dnet: DiscreteNetwork, enc: dict, in_max: float) -> float:
+    def _input_scale(self, dnet: DiscreteNetwork, enc: GradedInput, in_max: float) -> float:
         """Graded payload per input unit: a power of two chosen so that the input
         projections' weights use their full mantissa at exponent 0, capped by the payload
         width. (Too fine a payload would push every input weight below one mantissa step.)"""
-        num = self.hw.numerics
-        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
-        cap = ((1 << (enc["bits"] - 1)) - 1) / in_max
+        hi = self.num.weight_range(MIXED)[1]
+        cap = enc.payload_limit / in_max
         best = cap
         for g in dnet.groups:
-            ins = [p for p in dnet.projections if p.dst == g.name and p.src == INPUT]
+            ins = [p for p in dnet.incoming(g.name) if p.src == INPUT]
             if not ins:
                 continue
             S, _ = self._scale(g, dnet, in_max, None)
@@ -204,29 +222,29 @@ class Quantize:
                     best = min(best, wmax * S / hi)
         return float(2.0 ** math.floor(math.log2(max(best, 1e-300)))) if best < cap else cap
 
-    def _projection(self, p, S: float, unit: float, report: dict) -> FxProjection:
+    def _projection(self, p, S: float, unit: float
+                    ) -> tuple[LoihiProjection, ProjectionQuantization]:
         """Integer weights and exponent for projection ``p`` into a layer of scale ``S``;
         ``unit`` is the input payload per model unit (1 for spikes)."""
-        num = self.hw.numerics
+        num = self.num
         conn = p.conn
         wmax = _max_abs(conn) / unit
-        hi = fx.weight_range(fx.MIXED, num.weight_bits)[1]
+        hi = num.weight_range(MIXED)[1]
         e = 0
         if not isinstance(conn, Conv) and wmax > 0:   # Lava's Conv ignores weight_exp
             e = int(np.clip(math.ceil(math.log2(wmax * S / hi)), num.weight_exp_min,
                             num.weight_exp_max))
         factor = S / unit / 2.0**e
-        raw = conn.data if isinstance(conn, Sparse) else conn.weight
+        raw = conn.values
         # rounding is monotonic, so the extremes decide Lava's sign mode
         ends = np.round(np.array([raw.min(), raw.max()]) * factor) if raw.size else np.zeros(1)
-        mode = fx.sign_mode(ends)
-        q, stats = _quantize_chunked(raw, factor, mode, num.weight_bits)
+        mode = sign_mode(ends)
+        q, stats = _quantize_chunked(raw, factor, mode, num)
         qconn = conn.map_weights(lambda w: q.reshape(w.shape))
-        report["projections"][p.name] = {"weight_exp": e, "sign_mode": mode, **stats}
         if isinstance(qconn, Dense) and \
                 np.count_nonzero(qconn.weight) <= SPARSE_DENSITY * qconn.weight.size:
             qconn = Sparse.from_dense(qconn.weight)
-        report["projections"][p.name]["kind"] = qconn.kind
-        return FxProjection(name=p.name, src=p.src, dst=p.dst, conn=qconn, weight_exp=e,
-                            sign_mode=mode, nir_nodes=p.nir_nodes,
-                            num_weight_bits=num.weight_bits)
+        report = ProjectionQuantization(weight_exp=e, sign_mode=mode, kind=qconn.kind, **stats)
+        return LoihiProjection(name=p.name, src=p.src, dst=p.dst, conn=qconn, weight_exp=e,
+                               sign_mode=mode, nir_nodes=p.nir_nodes,
+                               num_weight_bits=num.weight_bits), report

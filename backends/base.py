@@ -1,0 +1,63 @@
+"""The backend protocol, the trace a backend returns, and the explicit, lazy registry.
+
+A backend implements ``simulate(program, x, record_state) -> Trace`` on integer input
+payloads ``x`` of shape ``(steps_run, batch, n_in)`` (already padded for draining);
+``backends/run.py`` does everything around it the same way for every backend. A backend's
+module (and its optional SDK) is imported only when that backend is asked for; only
+``backends/lava`` imports Lava. Adding a backend is a sub-package with a class following
+``Backend`` and one line in ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from neurocc.api.errors import BackendUnavailable, NeuroccError
+
+REGISTRY = {
+    "emulator": ("neurocc.backends.emulator", "EmulatorBackend"),
+    "reference": ("neurocc.backends.reference", "ReferenceBackend"),
+    "lava": ("neurocc.backends.lava", "LavaBackend"),
+}
+
+
+@dataclass
+class Trace:
+    """What a backend produced. ``spikes``: group → ``(steps_run, B, n)`` bool, for every
+    group. ``v``/``u``: group → ``(steps_run, B, n)`` in the backend's own units (integers for
+    fixed point, model units for the reference), recorded when asked (``v`` always for
+    non-spiking output groups). ``saturation``: group → counters, when the backend knows."""
+
+    spikes: dict
+    v: dict = field(default_factory=dict)
+    u: dict = field(default_factory=dict)
+    saturation: dict | None = None
+    fixed_point: bool = True
+
+
+class Backend(Protocol):
+    name: str
+
+    def simulate(self, program, x: np.ndarray, record_state: bool) -> Trace: ...
+
+
+def available() -> list[str]:
+    """Names of every registered backend (installed or not)."""
+    return list(REGISTRY)
+
+
+def get_backend(name: str, **options) -> Backend:
+    if name not in REGISTRY:
+        raise NeuroccError(f"unknown backend '{name}'; choose one of {', '.join(REGISTRY)}")
+    module, cls = REGISTRY[name]
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise BackendUnavailable(
+            f"backend '{name}' is not available: {e}; install it with "
+            f"pip install 'neurocc[{name}]'") from None
+    return getattr(mod, cls)(**options)

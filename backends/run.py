@@ -1,0 +1,127 @@
+"""``run``: one entry point for every backend — input checks and encoding, draining,
+aligning outputs to the input's time axis, and counting activity."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurocc.api.errors import InputError
+from neurocc.backends.base import Backend, Trace, get_backend
+from neurocc.compiler.ir.encoding import SpikeInput
+from neurocc.cost.activity import Activity, ActivityCounter
+
+
+@dataclass
+class RunResult:
+    """One run. ``outputs``: output group → ``(steps, B, n)`` aligned to the input's time
+    axis (spikes, or the membrane in model units for non-spiking readouts)."""
+
+    backend: str
+    program: object
+    steps: int
+    batch: int
+    steps_run: int
+    outputs: dict
+    trace: Trace
+    activity: Activity
+    wall_s: float
+
+    @property
+    def output_spike_counts(self) -> np.ndarray:
+        """``(B, n_out)``: spikes of every spiking output neuron over the run (outputs
+        concatenated in program order)."""
+        parts = [self.outputs[o].sum(axis=0) for o in self.program.outputs
+                 if self.program.group(o).spiking]
+        return np.concatenate(parts, axis=1) if parts else np.zeros((self.batch, 0))
+
+    @property
+    def output_membranes(self) -> dict:
+        return {o: self.outputs[o] for o in self.program.outputs
+                if not self.program.group(o).spiking}
+
+
+def encode_input(program, x: np.ndarray) -> np.ndarray:
+    """Check ``x`` ``(steps, batch, *input_shape)`` against the program and turn it into
+    integer payloads ``(steps, batch, n_in)``: 0/1 spikes, or graded values rounded to
+    ``round(x · scale)`` with the program's payload scale."""
+    x = np.asarray(x)
+    shape = tuple(program.input_shape)
+    as_shaped = x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape
+    already_flat = x.ndim == 3 and x.shape[2] == int(np.prod(shape))   # (steps, batch, n_in)
+    if not (as_shaped or already_flat):
+        raise InputError(
+            f"input has shape {x.shape}; the program expects (steps, batch, "
+            f"{', '.join(map(str, shape))}) — time first, like snnTorch")
+    if x.dtype.kind not in "biuf":
+        raise InputError(f"input has dtype {x.dtype}; use numbers (bool, int or float)")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise InputError("input holds NaN or inf values")
+    steps, batch = x.shape[:2]
+    if steps < 1 or batch < 1:
+        raise InputError(f"input has shape {x.shape}: it needs at least one step and one sample")
+    flat = x.reshape(steps, batch, -1)
+    enc = program.input_encoding
+    if isinstance(enc, SpikeInput):
+        if not np.all((flat == 0) | (flat == 1)):
+            bad = flat[(flat != 0) & (flat != 1)].ravel()[0]
+            raise InputError(
+                f"input holds graded value {bad!r} but the program was compiled for binary "
+                "spikes; encode it as 0/1 spikes or recompile with --graded-input MAX")
+        return flat.astype(np.int64)
+    lim = enc.payload_limit
+    if np.max(np.abs(flat)) > enc.max * (1 + 1e-9):
+        raise InputError(f"input magnitude {np.max(np.abs(flat)):g} exceeds the graded-input "
+                         f"maximum {enc.max:g} the program was compiled for")
+    return np.clip(np.rint(flat * enc.scale), -lim, lim).astype(np.int64)
+
+
+def pad_drain(a: np.ndarray, depth: int) -> np.ndarray:
+    """``a`` ``(steps, batch, n)`` followed by ``depth`` all-zero steps."""
+    if not depth:
+        return a
+    return np.concatenate([a, np.zeros((depth, *a.shape[1:]), dtype=a.dtype)])
+
+
+def payloads(program, x: np.ndarray) -> np.ndarray:
+    """What ``run`` feeds a fixed-point backend: ``encode_input`` plus the drain steps."""
+    return pad_drain(encode_input(program, x), program.depth)
+
+
+def run(program, x: np.ndarray, backend: str | Backend = "emulator",
+        drain: bool = True, record_state: bool = False, **options) -> RunResult:
+    """Run ``x`` ``(steps, batch, *input_shape)`` on a backend and count what happened.
+
+    With ``drain`` (the default) the network runs ``depth`` more steps with zero input, so
+    every input step reaches the outputs; outputs are then aligned to the input's time axis
+    (output step ``t`` is the response to input step ``t``).
+    """
+    be = get_backend(backend, **options) if isinstance(backend, str) else backend
+    encoded = encode_input(program, x)
+    steps, batch = encoded.shape[:2]
+    depth = program.depth if drain else 0
+    payload = pad_drain(encoded, depth)
+    feed = payload
+    if getattr(be, "wants_float_input", False):   # the float reference gets the raw input
+        feed = pad_drain(np.asarray(x, dtype=np.float64).reshape(steps, batch, -1), depth)
+    t0 = time.perf_counter()
+    trace = be.simulate(program, feed, record_state)
+    wall = time.perf_counter() - t0
+    depths = program.hop_depths
+    outputs = {}
+    for o in program.outputs:
+        d = depths.get(o, 0) if drain else 0
+        g = program.group(o)
+        if g.spiking:
+            outputs[o] = trace.spikes[o][d:d + steps]
+        else:
+            v = trace.v[o][d:d + steps].astype(np.float64)
+            outputs[o] = v / g.v_scale[None, None, :] if trace.fixed_point else v
+    counter = ActivityCounter(program, batch)
+    for t in range(payload.shape[0]):
+        counter.step(payload[t], {g.name: trace.spikes[g.name][t] for g in program.groups})
+    return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
+                     steps_run=payload.shape[0], outputs=outputs, trace=trace,
+                     activity=counter.result(), wall_s=wall)

@@ -1,0 +1,129 @@
+"""A ``LoihiProgram`` as an artifact's header (JSON) and arrays (``compiler/artifact.py``
+writes the container)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocc.api.errors import ArtifactError, ConfigError
+from neurocc.compiler.ir.connectivity import CONNECTIVITY_TYPES, Conv, Dense, Sparse
+from neurocc.compiler.ir.encoding import encoding_from_dict
+from neurocc.compiler.ir.graph import Network, Projection
+from neurocc.compiler.ir.mapping import Placement
+from neurocc.compiler.ir.neurons import NEURON_TYPES
+from neurocc.compiler.targets.loihi.program import (
+    LoihiGroup,
+    LoihiProgram,
+    LoihiProjection,
+    QuantizationReport,
+)
+
+
+class _Writer:
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def put(self, key: str, a) -> str:
+        self.arrays[key] = np.asarray(a)
+        return key
+
+
+def _conn_meta(conn, w: _Writer, key: str) -> dict:
+    if isinstance(conn, Dense):
+        return {"kind": "dense", "weight": w.put(key + ".w", conn.weight)}
+    if isinstance(conn, Sparse):
+        return {"kind": "sparse", "indptr": w.put(key + ".indptr", conn.indptr),
+                "indices": w.put(key + ".indices", conn.indices),
+                "data": w.put(key + ".data", conn.data), "n_pre": conn.n_pre}
+    return {"kind": "conv", "weight": w.put(key + ".w", conn.weight),
+            "in_shape": list(conn.in_shape), "out_shape": list(conn.out_shape),
+            "stride": list(conn.stride), "padding": list(conn.padding),
+            "dilation": list(conn.dilation), "groups": conn.groups}
+
+
+def _conn_load(m: dict, a):
+    cls = CONNECTIVITY_TYPES[m["kind"]]
+    if cls is Dense:
+        return Dense(a[m["weight"]])
+    if cls is Sparse:
+        return Sparse(a[m["indptr"]], a[m["indices"]], a[m["data"]], int(m["n_pre"]))
+    return Conv(a[m["weight"]], tuple(m["in_shape"]), tuple(m["out_shape"]),
+                tuple(m["stride"]), tuple(m["padding"]), tuple(m["dilation"]), int(m["groups"]))
+
+
+def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
+    w = _Writer()
+    net = prog.network
+    meta = {
+        "hw": prog.hw.raw, "dt": prog.dt,
+        "reset": prog.reset, "input_shape": list(prog.input_shape),
+        "input_encoding": prog.input_encoding.to_dict(), "outputs": list(prog.outputs),
+        "depth": prog.depth, "report": prog.report.to_dict(), "source": prog.source,
+        "route_totals": prog.route_totals, "groups": [], "projections": [],
+        "placement": {"slices": w.put("placement.slices", prog.placement.slices),
+                      "strategy": prog.placement.strategy, "stats": prog.placement.stats},
+        "network": {"input_shape": list(net.input_shape), "outputs": list(net.outputs),
+                    "input_name": net.input_name, "meta": net.meta, "groups": [],
+                    "projections": []},
+    }
+    for i, g in enumerate(prog.groups):
+        meta["groups"].append({
+            "name": g.name, "nir_node": g.nir_node, "kind": g.kind, "shape": list(g.shape),
+            "du": g.du, "dv": g.dv, "vth": g.vth, "bias_exp": g.bias_exp, "reset": g.reset,
+            "spiking": g.spiking, "bias_mant": w.put(f"g{i}.bias_mant", g.bias_mant),
+            "v_scale": w.put(f"g{i}.v_scale", g.v_scale)})
+    for i, p in enumerate(prog.projections):
+        meta["projections"].append({
+            "name": p.name, "src": p.src, "dst": p.dst, "weight_exp": p.weight_exp,
+            "sign_mode": p.sign_mode, "nir_nodes": list(p.nir_nodes),
+            "num_weight_bits": p.num_weight_bits, "conn": _conn_meta(p.conn, w, f"p{i}")})
+    for i, g in enumerate(net.groups):
+        m = {"name": g.name, "nir_node": g.nir_node, "kind": g.kind, "shape": list(g.shape)}
+        for k in g.parameters():
+            m[k] = w.put(f"ir.g{i}.{k}", getattr(g, k))
+        meta["network"]["groups"].append(m)
+    for i, p in enumerate(net.projections):
+        meta["network"]["projections"].append({
+            "name": p.name, "src": p.src, "dst": p.dst, "nir_nodes": list(p.nir_nodes),
+            "conn": _conn_meta(p.conn, w, f"ir.p{i}")})
+    return meta, w.arrays
+
+
+def from_payload(meta: dict, a: dict, where: str) -> LoihiProgram:
+    from neurocc.hw_configs import from_dict
+
+    groups = tuple(LoihiGroup(
+        name=m["name"], nir_node=m["nir_node"], kind=m["kind"], shape=tuple(m["shape"]),
+        du=m["du"], dv=m["dv"], vth=m["vth"], bias_mant=a[m["bias_mant"]],
+        bias_exp=m["bias_exp"], reset=m["reset"], spiking=m["spiking"],
+        v_scale=a[m["v_scale"]]) for m in meta["groups"])
+    projections = tuple(LoihiProjection(
+        name=m["name"], src=m["src"], dst=m["dst"], conn=_conn_load(m["conn"], a),
+        weight_exp=m["weight_exp"], sign_mode=m["sign_mode"], nir_nodes=tuple(m["nir_nodes"]),
+        num_weight_bits=m["num_weight_bits"]) for m in meta["projections"])
+    n = meta["network"]
+    ir_groups = []
+    for m in n["groups"]:
+        cls = NEURON_TYPES[m["kind"]]
+        ir_groups.append(cls(name=m["name"], nir_node=m["nir_node"], shape=tuple(m["shape"]),
+                             **{k: a[m[k]] for k in cls.parameters()}))
+    net = Network(
+        input_shape=tuple(n["input_shape"]), groups=tuple(ir_groups),
+        projections=tuple(Projection(m["name"], m["src"], m["dst"], _conn_load(m["conn"], a),
+                                     tuple(m["nir_nodes"])) for m in n["projections"]),
+        outputs=tuple(n["outputs"]), input_name=n["input_name"], meta=n["meta"])
+    pl = meta["placement"]
+    try:
+        hw = from_dict(meta["hw"], "<program>")
+    except ConfigError as e:
+        raise ArtifactError(f"program '{where}': its hardware description is incomplete for "
+                            f"this neurocc ({e}); recompile it with neurocc compile") from None
+    return LoihiProgram(
+        hw=hw, dt=meta["dt"], reset=meta["reset"],
+        input_shape=tuple(meta["input_shape"]),
+        input_encoding=encoding_from_dict(meta["input_encoding"]),
+        groups=groups, projections=projections, outputs=tuple(meta["outputs"]), network=net,
+        depth=meta["depth"],
+        placement=Placement(a[pl["slices"]], pl["strategy"], pl["stats"]),
+        report=QuantizationReport.from_dict(meta["report"]), source=meta["source"],
+        route_totals=meta["route_totals"])
