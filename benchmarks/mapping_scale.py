@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neurocc.api.jsonable import jsonable
+
 LAYERS = 8
 FAN_IN = 100
 FULL_LAYER = 1 << 17          # 8 layers × 131,072 = 1,048,576 neurons
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args(argv)
     if a.case:
-        print(json.dumps(run_case(a.case), default=float))
+        print(json.dumps(jsonable(run_case(a.case))))
         return 0
     results = []
     load_before = os.getloadavg()[0]

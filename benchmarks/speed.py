@@ -20,9 +20,9 @@ import numpy as np
 from neurocc.backends import run
 from neurocc.compiler.ir import Conv, Sparse
 from neurocc.compiler.pipeline import compile_nir
+from neurocc.models.digits import NIR_PATH as NIR
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NIR = Path(__file__).resolve().parent.parent / "models" / "artifacts" / "digits" / "model.nir"
 
 
 def best_of(fn, repeats: int) -> float:
