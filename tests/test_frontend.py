@@ -219,3 +219,29 @@ def test_two_inputs_unsupported():
     g.edges.append(("in2", "fc0"))
     with pytest.raises(UnsupportedError, match="2 Input nodes"):
         read_nir(g)
+
+
+def test_a_wide_linear_costs_memory_in_its_synapses_not_their_square(tmp_path):
+    """A Linear with 200,000 inputs: read without expanding anything, then refused by the
+    partitioner with exit code 3 (it cannot fit one core's fan-in), in bounded memory."""
+    import subprocess
+    import sys
+
+    n = 200_000
+    w = np.random.default_rng(0).normal(0, 0.01, (4, n)).astype(np.float32)
+    g = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([n])), nir.Linear(weight=w),
+        nir.LIF(tau=np.full(4, 1e-3), r=np.full(4, 10.0), v_leak=np.zeros(4),
+                v_threshold=np.ones(4)), nir.Output(output_type=np.array([4])))
+    path = tmp_path / "wide.nir"
+    nir.write(path, g)
+    script = ("import resource, sys\nfrom neurocc.cli import main\n"
+              f"rc = main(['compile', {str(path)!r}, '-o', {str(tmp_path / 'p')!r}])\n"
+              "print(rc, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    rc, rss_kb = map(int, out.stdout.split())
+    assert rc == 3, out.stderr
+    assert "input axons" in out.stderr and "reduce its fan-in" in out.stderr
+    assert out.stderr.count("\n") == 1
+    assert rss_kb < 1.5e6          # a 200,000² identity alone would be 298 GiB

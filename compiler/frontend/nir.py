@@ -27,7 +27,12 @@ from neurocc.compiler.linalg import conv2d, pair, pool_kernel
 
 MAX_EXPANDED_SYNAPSES = 2**26
 """Largest dense matrix the frontend will expand a fused linear chain into (a software
-limit of this compiler, not of any chip)."""
+limit of this compiler, not of any chip). A single Affine or Linear is taken as it is and
+never expanded."""
+
+BASIS_ELEMENTS = 1 << 22
+"""Values per block when a fused chain is evaluated on a basis: memory stays proportional to
+the synapses produced (plus this block), never to the square of the inputs."""
 
 
 # --------------------------------------------------------------------------- node registry
@@ -39,17 +44,18 @@ class LinearOp:
 
     apply: Callable[[np.ndarray], np.ndarray]
     conv: dict | None = None  # set for Conv2d / pooling: the pieces of a ``Conv``
+    matrix: np.ndarray | None = None  # set for Affine / Linear: the weight (out, in)
 
 
 def _affine(node, shape):
     w = _arr(node, "weight", 2)
     b = _arr(node, "bias", 1) if hasattr(node, "bias") else np.zeros(w.shape[0])
-    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T + b)
+    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T + b, matrix=w)
 
 
 def _linear(node, shape):
     w = _arr(node, "weight", 2)
-    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T)
+    return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T, matrix=w)
 
 
 def _scale(node, shape):
@@ -463,26 +469,24 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
             new_groups[dst] = _with_bias(new_groups[dst], g.bias + offset)
         for src in sources:
             src_name = INPUT if src == in_name else src
-            chain = _single_conv_chain(src, dst, preds, nodes, ops, linear)
             fused = tuple(sorted(linear_between(src, dst, preds, linear)))
             n_src = int(np.prod(shapes[src]))
-            if chain is not None:
-                k, cspec = chain
-                conn = Conv(in_shape=tuple(shapes[preds[k][0]]), out_shape=tuple(shapes[k]),
-                            **cspec)
-                if conn.shape != (g.n, n_src):
-                    conn = None
-            else:
-                conn = None
+            conn = _direct(src, dst, preds, nodes, ops, linear, shapes, (g.n, n_src))
             if conn is None:
                 if n_src * g.n > MAX_EXPANDED_SYNAPSES:
                     raise UnsupportedError(
                         f"projection {src} → {dst} (NIR nodes {', '.join(fused)}) would expand "
                         f"to a {g.n}×{n_src} dense matrix; use a single Conv2d or Affine "
                         "between neuron layers")
-                eye = np.eye(n_src)
-                w = (evaluate(src, eye) - offset).T
-                w[np.abs(w) < 1e-12 * max(np.abs(w).max(), 1e-300)] = 0.0
+                w = np.empty((g.n, n_src))
+                widest = max([n_src, g.n] + [int(np.prod(shapes[k])) for k in fused])
+                block = max(1, BASIS_ELEMENTS // widest)
+                for i in range(0, n_src, block):    # the basis, a block of inputs at a time
+                    j = min(i + block, n_src)
+                    basis = np.zeros((j - i, n_src))
+                    basis[np.arange(j - i), np.arange(i, j)] = 1.0
+                    w[:, i:j] = (evaluate(src, basis) - offset).T
+                w[np.abs(w) < 1e-12 * max(np.abs(w).max(initial=0), 1e-300)] = 0.0
                 conn = Dense(w)
             projections.append(Projection(
                 name=f"{src_name}->{dst}", src=src_name, dst=dst, conn=conn, nir_nodes=fused))
@@ -501,9 +505,9 @@ def linear_between(src, dst, preds, linear) -> set[str]:
     return on_path
 
 
-def _single_conv_chain(src, dst, preds, nodes, ops, linear):
-    """If src reaches dst through exactly one conv-like node plus Flatten/Scale-free
-    pass-throughs, and nothing else feeds that path, return (node name, Conv pieces)."""
+def _single_node(src, dst, preds, nodes, linear):
+    """The one linear node on the only path src → dst, if the path has exactly one besides
+    Flatten pass-throughs and nothing else feeds it; else None."""
     path, k = [], dst
     while True:
         ps = preds[k]
@@ -515,12 +519,25 @@ def _single_conv_chain(src, dst, preds, nodes, ops, linear):
         if k not in linear:
             return None
         path.append(k)
-    convs = [p for p in path if ops[p].conv is not None]
-    others = [p for p in path if ops[p].conv is None
-              and type(nodes[p]).__name__ not in ("Flatten", "Input", "Output")]
-    if len(convs) != 1 or others:
+    ops = [p for p in path if type(nodes[p]).__name__ not in ("Flatten", "Input", "Output")]
+    return ops[0] if len(ops) == 1 else None
+
+
+def _direct(src, dst, preds, nodes, ops, linear, shapes, shape):
+    """The connection of a lone Conv2d / pooling node (a shared-kernel ``Conv``) or Affine /
+    Linear node (its own matrix), taken without evaluating anything; None otherwise. Biases
+    are in the group's offset."""
+    k = _single_node(src, dst, preds, nodes, linear)
+    if k is None:
         return None
-    return convs[0], ops[convs[0]].conv  # a conv bias is in the group's offset
+    if ops[k].conv is not None:
+        conn = Conv(in_shape=tuple(shapes[preds[k][0]]), out_shape=tuple(shapes[k]),
+                    **ops[k].conv)
+        return conn if conn.shape == shape else None
+    m = ops[k].matrix
+    if m is not None and m.shape == shape:
+        return Dense(np.array(m, dtype=np.float64))
+    return None
 
 
 def _with_bias(g: Neurons, bias: np.ndarray) -> Neurons:
