@@ -20,7 +20,7 @@ import importlib
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "compile": ("neurocc.compiler.pipeline", "compile_nir"),
+    "compile": ("neurocc.api.compile", "compile"),
     "compile_nir": ("neurocc.compiler.pipeline", "compile_nir"),
     "compile_network": ("neurocc.compiler.pipeline", "compile_network"),
     "read_nir": ("neurocc.compiler.frontend", "read_nir"),

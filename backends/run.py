@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -14,10 +15,12 @@ from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.cost.activity import Activity, ActivityCounter
 
 
-@dataclass
+@dataclass(eq=False)
 class RunResult:
     """One run. ``outputs``: output group → ``(steps, B, n)`` aligned to the input's time
-    axis (spikes, or the membrane in model units for non-spiking readouts)."""
+    axis (spikes, or the membrane in model units for non-spiking readouts); ``activity``
+    the counted events; ``estimate`` the energy and latency per inference they imply.
+    ``to_dict()`` is the report ``neurocc run --json`` prints."""
 
     backend: str
     program: object
@@ -36,6 +39,36 @@ class RunResult:
         parts = [self.outputs[o].sum(axis=0) for o in self.program.outputs
                  if self.program.group(o).spiking]
         return np.concatenate(parts, axis=1) if parts else np.zeros((self.batch, 0))
+
+    @cached_property
+    def estimate(self):
+        """Energy (total, dynamic, static; per term, layer and core) and latency per
+        inference: a ``neurocc.cost.energy.Estimate``."""
+        from neurocc.cost.energy import estimate
+
+        return estimate(self.program, self.activity)
+
+    @property
+    def energy_j(self) -> float:
+        """Energy per inference (J), static included."""
+        return self.estimate.energy_j
+
+    @property
+    def latency_s(self) -> float:
+        """Latency per inference (s)."""
+        return self.estimate.latency_s
+
+    @property
+    def spikes_per_layer(self) -> dict[str, float]:
+        """Spikes per inference of every layer."""
+        return {g.name: self.activity.total_spikes(g.name) / self.batch
+                for g in self.program.groups}
+
+    def to_dict(self) -> dict:
+        """The run report (``neurocc run --json``)."""
+        from neurocc.reports.run import run_report
+
+        return run_report(self)
 
     @property
     def output_membranes(self) -> dict:

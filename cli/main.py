@@ -46,15 +46,14 @@ def _json_out(obj) -> None:
 
 
 def cmd_compile(a) -> int:
-    from neurocc.compiler.artifact import save
+    import neurocc
     from neurocc.compiler.ir import GradedInput
-    from neurocc.compiler.pipeline import compile_nir
-    from neurocc.reports.summary import program_summary, render_summary
+    from neurocc.reports.summary import render_summary
 
     enc = GradedInput(max=a.graded_input) if a.graded_input else None
-    prog = compile_nir(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc)
-    save(prog, a.output)
-    summary = program_summary(prog)
+    prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc)
+    prog.save(a.output)
+    summary = prog.info(detail=False)
     summary["program"] = str(a.output)
     if a.json:
         _json_out(summary)
@@ -76,9 +75,8 @@ def _load_input(path: str) -> np.ndarray:
 
 
 def cmd_run(a) -> int:
-    from neurocc.backends import run
     from neurocc.compiler.artifact import load
-    from neurocc.reports.run import render_run, run_report
+    from neurocc.reports.run import render_run
 
     prog = load(a.program)
     x = _load_input(a.input)
@@ -87,8 +85,8 @@ def cmd_run(a) -> int:
         options = {"on_chip": a.on_chip, "timeout_s": a.timeout}
     elif a.on_chip:
         raise NeuroccError("--on-chip applies to --backend lava only")
-    res = run(prog, x, backend=a.backend, drain=not a.no_drain, **options)
-    rep = run_report(res)
+    res = prog.run(x, backend=a.backend, drain=not a.no_drain, **options)
+    rep = res.to_dict()
     if a.output:
         arrays = {"output_spike_counts": res.output_spike_counts}
         for o, arr in res.outputs.items():
@@ -127,10 +125,9 @@ def cmd_diff(a) -> int:
 
 def cmd_info(a) -> int:
     from neurocc.compiler.artifact import load
-    from neurocc.reports.summary import program_summary, render_summary
+    from neurocc.reports.summary import render_summary
 
-    prog = load(a.program)
-    summary = program_summary(prog, detail=True)
+    summary = load(a.program).info(detail=True)
     if a.json:
         _json_out(summary)
     else:

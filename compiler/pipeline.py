@@ -68,7 +68,7 @@ def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float =
 
 def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
                 reset: str = "zero", input_encoding: InputEncoding | None = None,
-                callback: Callback | None = None):
+                callback: Callback | None = None, placement: str = "greedy+swap"):
     """Compile a ``.nir`` file or ``nir.NIRGraph``."""
     from neurocc.compiler.frontend import read_nir
 
@@ -80,7 +80,8 @@ def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         info["nir_sha256"] = h.hexdigest()
-    return compile_network(net, hw, dt, reset, input_encoding, info, callback=callback)
+    return compile_network(net, hw, dt, reset, input_encoding, info, placement=placement,
+                           callback=callback)
 
 
 __all__ = ["RESETS", "compile_network", "compile_nir", "default_pipeline"]

@@ -57,9 +57,21 @@ class Estimate:
     chips: int
     busiest_link: dict | None = None
 
+    @property
+    def static_j(self) -> float:
+        """Static (leakage) energy per inference: static power × chips × latency."""
+        return self.breakdown_j["static"]
+
+    @property
+    def dynamic_j(self) -> float:
+        """Energy of the counted events per inference (everything but static)."""
+        return self.energy_j - self.static_j
+
     def to_dict(self) -> dict:
         return {
             "energy_per_inference_j": self.energy_j,
+            "energy_dynamic_per_inference_j": self.dynamic_j,
+            "energy_static_per_inference_j": self.static_j,
             "energy_breakdown_j": self.breakdown_j,
             "energy_by_layer_j": self.by_layer_j,
             "latency_per_inference_s": self.latency_s,
@@ -68,6 +80,17 @@ class Estimate:
             "chips_used": self.chips,
             "busiest_link": self.busiest_link,
         }
+
+
+def core_joules(hw) -> np.ndarray:
+    """``(len(CORE_TERMS),)`` joules per event of each core term: the energy a core spends
+    itself. Hops and chip crossings are spent on links, static power per chip, so a core's
+    energy leaves them out."""
+    e = hw.energy
+    per = {"neurons": e.neuron_access_j, "active": e.neuron_update_j, "spikes": e.spike_out_j,
+           "synops_dense": e.synop_dense_j, "synops_sparse": e.synop_sparse_j,
+           "synops_conv": e.synop_conv_j, "msgs_out": e.message_out_j, "msgs_in": 0.0}
+    return np.array([per[t] for t in CORE_TERMS])
 
 
 def estimate(program, act: Activity) -> Estimate:
@@ -123,9 +146,12 @@ def estimate(program, act: Activity) -> Estimate:
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
     per_core = []
-    for c in program.placement.cores_used:   # events per inference on each core
-        per_core.append({"core": int(c), **{t: float(act.core_work[c, i]) / B
-                                            for i, t in enumerate(CORE_TERMS)}})
+    joules = core_joules(hw)
+    for c in program.placement.cores_used:   # events and their energy per inference per core
+        events = act.core_work[c] / B
+        per_core.append({"core": int(c), **{t: float(events[i])
+                                            for i, t in enumerate(CORE_TERMS)},
+                         "energy_j": float(events @ joules)})
     names = {INPUT: "input"}
     return Estimate(
         energy_j=energy, breakdown_j=totals,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocc.backends.run import RunResult
-from neurocc.cost.energy import ASSUMPTIONS, estimate
+from neurocc.cost.energy import ASSUMPTIONS
 from neurocc.hw_configs import split_key
 
 
@@ -26,7 +26,7 @@ def hw_constants(hw) -> dict:
 def run_report(res: RunResult) -> dict:
     prog = res.program
     act = res.activity
-    est = estimate(prog, act)
+    est = res.estimate
     B = res.batch
     layers = []
     for g in prog.groups:
@@ -49,6 +49,8 @@ def run_report(res: RunResult) -> dict:
         "synops": int(synops_total), "synops_per_inference": synops_total / B,
         "spikes": int(act.total_spikes()), "spikes_per_inference": act.total_spikes() / B,
         "energy_per_inference_j": est.energy_j,
+        "energy_dynamic_per_inference_j": est.dynamic_j,
+        "energy_static_per_inference_j": est.static_j,
         "energy_breakdown_j": est.breakdown_j,
         "energy_by_layer_j": est.by_layer_j,
         "latency_per_inference_s": est.latency_s,

@@ -395,6 +395,11 @@ def _check_declared(node, name, in_shape) -> None:
     if declared is None or type(node).__name__ in ("Flatten", "Output", "Affine", "Linear"):
         return
     declared = tuple(int(s) for s in np.asarray(declared).ravel())
+    groups = int(np.asarray(getattr(node, "groups", 1)).ravel()[0] or 1)
+    if (type(node).__name__ == "Conv2d" and groups > 1 and len(declared) == 3
+            and len(in_shape) == 3 and declared[0] * groups == in_shape[0]
+            and declared[1:] == tuple(in_shape[1:])):
+        return   # nir 1.0 infers a grouped conv's input channels as C_in / groups
     if declared and int(np.prod(declared)) != int(np.prod(in_shape)):
         raise FrontendError(
             f"node '{name}' ({type(node).__name__}): declares input shape {declared} but "

@@ -200,3 +200,26 @@ class LoihiProgram:
         otherwise the non-spiking outputs (their membrane is the output)."""
         return [g.name for g in self.groups
                 if record_state or (g.name in self.outputs and not g.spiking)]
+
+    # ------------------------------------------------------------------ the user's verbs
+
+    def run(self, x, backend: str = "emulator", **options):
+        """Run ``x`` ``(steps, batch, *input_shape)`` on ``backend`` (``emulator``, ``lava``,
+        ``reference``); returns a ``RunResult`` (``to_dict()`` is ``neurocc run --json``).
+        Options are ``neurocc.backends.run``'s: ``drain``, ``record_state``, and the
+        backend's own (Lava: ``timeout_s``, ``on_chip``)."""
+        from neurocc.backends.run import run
+
+        return run(self, x, backend=backend, **options)
+
+    def save(self, path):
+        """Write the program artifact (``neurocc.load`` or ``neurocc run`` read it)."""
+        from neurocc.compiler.artifact import save
+
+        return save(self, path)
+
+    def info(self, detail: bool = True) -> dict:
+        """Cores, chips, utilisation, quantization and traffic (``neurocc info --json``)."""
+        from neurocc.reports.summary import program_summary
+
+        return program_summary(self, detail=detail)

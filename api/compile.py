@@ -1,0 +1,64 @@
+"""``neurocc.compile``: one entry point for every kind of model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurocc.api.errors import NeuroccError
+from neurocc.compiler.ir.encoding import InputEncoding
+
+DEFAULT_DT = 1e-4
+"""snnTorch's NIR export convention (``beta = 1 − dt/tau``)."""
+
+
+def _is_torch_module(model) -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return isinstance(model, torch.nn.Module)
+
+
+def compile(model, hw="loihi2", *, sample=None, dt: float | None = None,
+            reset: str | None = None, input_encoding: InputEncoding | None = None,
+            placement: str = "greedy+swap", callback=None):
+    """Compile ``model`` for the hardware config ``hw`` (a name from ``neurocc hw`` or a
+    ``.toml`` path) and return the program (``LoihiProgram`` for Loihi targets).
+
+    ``model`` is a ``.nir`` path, a ``nir.NIRGraph``, or an snnTorch ``nn.Sequential``
+    (``sample``, an input batch ``(B, *input_shape)``, gives it shapes). ``dt`` is the time
+    step in seconds (default 1e-4, snnTorch's convention). ``reset`` is the reset rule the
+    model was trained with: a module says it itself (giving another one is an error); for NIR,
+    which cannot record it, it defaults to ``"zero"`` (snnTorch's ``Leaky`` default is
+    ``"subtract"``: say so). ``input_encoding``: ``SpikeInput()`` (default) or
+    ``GradedInput(max)``. ``callback(pass, state)`` is called after every compiler pass.
+
+    Raises a ``NeuroccError`` subclass naming the layer, the limit and the way out when the
+    model cannot be compiled.
+    """
+    from neurocc.compiler.pipeline import compile_network, compile_nir
+
+    if _is_torch_module(model):
+        from neurocc.compiler.frontend import read_nir
+        from neurocc.compiler.frontend.torch_module import module_to_nir
+
+        graph, info = module_to_nir(model, sample)
+        if reset is not None and reset != info.reset:
+            raise NeuroccError(f"reset={reset!r} but the model's neurons use "
+                               f"reset_mechanism={info.reset!r}; leave reset unset")
+        if dt is not None and dt != info.dt:
+            raise NeuroccError(f"dt={dt!r}: an snnTorch module is read with snnTorch's own "
+                               f"dt = {info.dt} (only beta and alpha matter); leave dt unset")
+        net = read_nir(graph)
+        source = {"torch_module": type(model).__name__,
+                  "layers": [f"{node}: {kind}" for node, kind in info.layers]}
+        return compile_network(net, hw, info.dt, info.reset, input_encoding, source,
+                               placement=placement, callback=callback)
+    if isinstance(model, (str, Path)) or type(model).__name__ == "NIRGraph":
+        return compile_nir(model, hw, dt if dt is not None else DEFAULT_DT, reset or "zero",
+                           input_encoding, callback=callback, placement=placement)
+    raise NeuroccError(f"cannot compile a {type(model).__name__}: give a .nir path, a "
+                       "nir.NIRGraph or an snnTorch nn.Sequential")
+
+
+__all__ = ["compile"]

@@ -1,0 +1,259 @@
+"""snnTorch ``nn.Module`` → NIR, read from the module itself.
+
+snnTorch's own exporter (``snntorch.export_nir.export_to_nir``, snnTorch 1.0) fails on an
+ordinary network: it writes neuron nodes without shapes, so nir's type check refuses the
+graph, and it drops the reset rule, which NIR cannot express. This reader walks the module,
+takes every shape from a ``sample`` input, broadcasts scalar ``beta``/``threshold`` to the
+layer, folds ``BatchNorm`` into the layer before it, skips ``Dropout``, and returns the reset
+rule the neurons use, so the chip computes what snnTorch computes.
+
+The conversions are snnTorch's own (its exporter, ``dt = 1e-4``): ``beta = 1 − dt/tau_mem``,
+``r = tau_mem/dt``; ``alpha = 1 − dt/tau_syn``, ``w_in = tau_syn/dt``.
+
+What is read (anything else is refused, naming the layer, the reason and the way out):
+``nn.Sequential`` (nested ones are flattened) of ``Linear``, ``Conv2d``, ``AvgPool2d``,
+``Flatten``, ``Dropout``, ``Identity``, ``BatchNorm1d``/``BatchNorm2d`` (after a Linear or
+Conv2d), ``snn.Leaky`` and ``snn.Synaptic``, with ``reset_mechanism`` "zero" or "subtract"
+(one rule for the whole model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurocc.api.errors import UnsupportedError
+
+DT = 1e-4
+"""snnTorch's NIR time step: the conversions above use it, and compiling with the same dt
+gives back exactly snnTorch's beta and alpha."""
+
+RESETS = {"zero": "zero", "subtract": "subtract"}
+"""snnTorch ``reset_mechanism`` → neurocc reset rule."""
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What the module says that NIR cannot: the reset rule, and which layer is which."""
+
+    reset: str
+    dt: float
+    layers: tuple[tuple[str, str], ...]   # (NIR node, torch layer type) in order
+
+
+def _leaves(module) -> list:
+    import torch
+
+    if isinstance(module, torch.nn.Sequential):
+        out = []
+        for m in module:
+            out.extend(_leaves(m))
+        return out
+    return [module]
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().double().numpy()
+
+
+def _refuse(i: int, m, reason: str, way_out: str):
+    raise UnsupportedError(f"layer {i} ({type(m).__name__}): {reason}; {way_out}")
+
+
+def _check_neuron(i: int, m) -> str:
+
+    if getattr(m, "inhibition", False):
+        _refuse(i, m, "inhibition=True (winner-take-all) has no Loihi LIF equivalent",
+                "train without it")
+    if getattr(m, "state_quant", False):
+        _refuse(i, m, "state_quant is a training-time quantizer", "drop it for deployment: "
+                "neurocc quantizes for the chip itself")
+    gsf = getattr(m, "graded_spikes_factor", 1.0)
+    if float(np.max(np.abs(_np(torch_tensor(gsf)) - 1.0))) > 0:
+        _refuse(i, m, "graded_spikes_factor != 1", "use binary spikes (factor 1)")
+    mech = m.reset_mechanism
+    if mech not in RESETS:
+        _refuse(i, m, f"reset_mechanism={mech!r} is not supported (the chip resets the "
+                "membrane to zero or subtracts the threshold)", "use 'zero' or 'subtract'")
+    delay = bool(getattr(m, "reset_delay", True))
+    if mech == "subtract" and not delay:
+        _refuse(i, m, "reset_delay=False subtracts a threshold that then decays; neurocc's "
+                "subtractive reset is snnTorch's default (reset_delay=True: subtracted "
+                "undecayed one step later)", "train with reset_delay=True")
+    if mech == "zero" and delay and type(m).__name__ == "Synaptic":
+        _refuse(i, m, "reset_mechanism='zero' with reset_delay=True holds the membrane at zero "
+                "for the step after a spike, discarding that step's current; a Loihi LIF "
+                "resets at once and integrates the next step", "train with reset_delay=False "
+                "(reset at once), or with reset_mechanism='subtract'")
+    return RESETS[mech]
+
+
+def torch_tensor(v):
+    import torch
+
+    return v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)
+
+
+def _per_neuron(i, m, name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    a = _np(torch_tensor(value))
+    try:
+        return np.broadcast_to(a, shape).astype(np.float64).copy()
+    except ValueError:
+        _refuse(i, m, f"{name} of shape {a.shape} does not broadcast to the layer's shape "
+                f"{shape}", "give a scalar or a tensor of the layer's shape")
+
+
+def _decay_to_tau(i, m, name: str, x: np.ndarray) -> np.ndarray:
+    if np.any((x < 0) | (x > 1)):
+        _refuse(i, m, f"{name} outside [0, 1] (min {x.min():.3g}, max {x.max():.3g})",
+                f"clamp {name} to [0, 1] (snnTorch does so in its forward pass)")
+    with np.errstate(divide="ignore"):
+        return np.where(x >= 1.0, np.inf, DT / (1.0 - x))
+
+
+def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
+    """Read ``module`` (an snnTorch ``nn.Sequential``) into a ``nir.NIRGraph``; ``sample``
+    is an input batch ``(B, *input_shape)`` giving the shapes (a 1-D sample is one input)."""
+    import nir
+    import snntorch as snn
+    import torch
+
+    if not isinstance(module, torch.nn.Sequential):
+        raise UnsupportedError(
+            f"model {type(module).__name__}: only nn.Sequential models are read layer by "
+            "layer; wrap the layers in nn.Sequential (init_hidden=True neurons), or export "
+            "the graph yourself (snntorch.export_nir.export_to_nir) and pass the NIRGraph")
+    if sample is None:
+        raise UnsupportedError("compile(model): an nn.Module needs sample=, one input batch "
+                               "(B, *input_shape), to know the shapes")
+    x = torch.as_tensor(sample, dtype=torch.float32)
+    if x.dim() == 1:
+        x = x[None]
+    layers = _leaves(module)
+    first_shape = shape = tuple(int(d) for d in x.shape[1:])
+    nodes: dict = {}
+    order: list[str] = []
+    kinds: list[tuple[str, str]] = []
+    resets: dict[str, list[int]] = {}
+
+    def add(name, node):
+        nodes[name] = node
+        order.append(name)
+
+    module.eval()
+    for i, m in enumerate(layers):
+        name = f"{i}_{type(m).__name__.lower()}"
+        if isinstance(m, (torch.nn.Dropout, torch.nn.Identity)):
+            continue                                        # identity at inference
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            prev = nodes.get(order[-1]) if order else None
+            if not isinstance(prev, (nir.Affine, nir.Conv2d)):
+                _refuse(i, m, "BatchNorm is folded into the Linear or Conv2d before it, and "
+                        "there is none", "put BatchNorm right after a Linear or Conv2d")
+            if m.running_mean is None:
+                _refuse(i, m, "no running statistics (track_running_stats=False)",
+                        "train with running statistics or fold the normalisation yourself")
+            gain = _np(m.weight) if m.affine else np.ones(m.num_features)
+            shift = _np(m.bias) if m.affine else np.zeros(m.num_features)
+            s = gain / np.sqrt(_np(m.running_var) + m.eps)
+            w = prev.weight * s.reshape((-1,) + (1,) * (prev.weight.ndim - 1))
+            b = (prev.bias - _np(m.running_mean)) * s + shift
+            if isinstance(prev, nir.Affine):
+                nodes[order[-1]] = nir.Affine(weight=w, bias=b)
+            else:
+                nodes[order[-1]] = nir.Conv2d(input_shape=prev.input_shape, weight=w,
+                                              stride=prev.stride, padding=prev.padding,
+                                              dilation=prev.dilation, groups=prev.groups,
+                                              bias=b)
+            kinds[-1] = (order[-1], f"{kinds[-1][1]}+{type(m).__name__}")
+            continue
+        if isinstance(m, torch.nn.Linear):
+            w = _np(m.weight)
+            add(name, nir.Affine(weight=w, bias=_np(m.bias)) if m.bias is not None
+                else nir.Affine(weight=w, bias=np.zeros(w.shape[0])))
+            shape = (m.out_features,)
+        elif isinstance(m, torch.nn.Conv2d):
+            if m.padding_mode != "zeros":
+                _refuse(i, m, f"padding_mode={m.padding_mode!r}", "use zero padding")
+            if len(shape) != 3:
+                _refuse(i, m, f"expects a (C, H, W) input, receives {shape}",
+                        "give sample= with shape (B, C, H, W)")
+            b = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+            add(name, nir.Conv2d(input_shape=shape[1:], weight=_np(m.weight), stride=m.stride,
+                                 padding=m.padding, dilation=m.dilation, groups=m.groups,
+                                 bias=b))
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
+        elif isinstance(m, torch.nn.AvgPool2d):
+            if m.ceil_mode or m.divisor_override is not None or (
+                    not m.count_include_pad and m.padding not in (0, (0, 0))):
+                _refuse(i, m, "ceil_mode, divisor_override or count_include_pad=False with "
+                        "padding change the average's divisor per window",
+                        "use AvgPool2d(kernel, stride, padding) with the defaults")
+            stride = m.stride if m.stride is not None else m.kernel_size
+            add(name, nir.AvgPool2d(kernel_size=np.array(_pair(m.kernel_size)),
+                                    stride=np.array(_pair(stride)),
+                                    padding=np.array(_pair(m.padding))))
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
+        elif isinstance(m, torch.nn.MaxPool2d):
+            _refuse(i, m, "max pooling has no synaptic equivalent on a Loihi core (a max is "
+                    "not a weighted sum)", "use AvgPool2d, or a strided Conv2d")
+        elif isinstance(m, torch.nn.Flatten):
+            if m.start_dim != 1 or m.end_dim != -1:
+                _refuse(i, m, f"start_dim={m.start_dim}, end_dim={m.end_dim}",
+                        "flatten everything but the batch (Flatten())")
+            add(name, nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0))
+            shape = (int(np.prod(shape)),)
+        elif isinstance(m, (snn.RLeaky, snn.RSynaptic)):
+            _refuse(i, m, "recurrent snnTorch layers are not read from modules yet",
+                    "export with snntorch.export_nir.export_to_nir and pass the NIRGraph")
+        elif isinstance(m, (snn.Leaky, snn.Synaptic)):
+            reset = _check_neuron(i, m)
+            resets.setdefault(reset, []).append(i)
+            beta = _per_neuron(i, m, "beta", m.beta, shape)
+            thr = _per_neuron(i, m, "threshold", m.threshold, shape)
+            tau = _decay_to_tau(i, m, "beta", beta)
+            r = np.where(np.isinf(tau), np.inf, tau / DT)
+            zeros = np.zeros(shape)
+            if isinstance(m, snn.Synaptic):
+                alpha = _per_neuron(i, m, "alpha", m.alpha, shape)
+                tau_syn = _decay_to_tau(i, m, "alpha", alpha)
+                if np.any(np.isinf(tau_syn)):
+                    _refuse(i, m, "alpha = 1 (a current that never decays)",
+                            "use alpha < 1")
+                add(name, nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=zeros,
+                                      v_threshold=thr, w_in=tau_syn / DT))
+            else:
+                add(name, nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr))
+        else:
+            _refuse(i, m, "this layer type is not read", "see the README's table of snnTorch "
+                    "layers for what compiles")
+        kinds.append((name, type(m).__name__))
+    if len(resets) > 1:
+        where = "; ".join(f"{r}: layers {', '.join(map(str, ix))}" for r, ix in resets.items())
+        raise UnsupportedError(f"model mixes reset rules ({where}); neurocc compiles one rule "
+                               "per model: train with one reset_mechanism")
+    if not resets:
+        raise UnsupportedError("model has no snnTorch neuron layer (Leaky, Synaptic)")
+    if not isinstance(nodes[order[-1]], (nir.LIF, nir.CubaLIF)):
+        raise UnsupportedError(f"model ends with {kinds[-1][1]}, not a neuron layer: the "
+                               "chip's outputs are spikes; end with snn.Leaky or snn.Synaptic")
+    nodes = {"input": nir.Input(input_type={"input": np.array(first_shape)}), **nodes,
+             "output": nir.Output(output_type={"output": np.array(shape)})}
+    chain = ["input", *order, "output"]
+    # nir 1.0's type inference takes a grouped Conv2d's input channels from the kernel
+    # (C_in / groups) and refuses the graph; every shape here comes from torch itself, and
+    # read_nir checks them again.
+    grouped = any(isinstance(n, nir.Conv2d) and n.groups > 1 for n in nodes.values())
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(chain, chain[1:])),
+                         type_check=not grouped)
+    return graph, ModuleInfo(reset=next(iter(resets)), dt=DT, layers=tuple(kinds))
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+__all__ = ["DT", "ModuleInfo", "module_to_nir"]
