@@ -245,3 +245,37 @@ def test_a_wide_linear_costs_memory_in_its_synapses_not_their_square(tmp_path):
     assert "input axons" in out.stderr and "reduce its fan-in" in out.stderr
     assert out.stderr.count("\n") == 1
     assert rss_kb < 1.5e6          # a 200,000² identity alone would be 298 GiB
+
+
+def _producer_style_graph(batch_dim: bool, scalar: bool, nd0: bool = False):
+    """The conventions other producers write: a batch dimension of 1 in Input/Output types,
+    neuron parameters as one value for the whole layer."""
+    w = np.random.default_rng(2).normal(0, 1, (5, 20))
+    one = (lambda v: np.array(v)) if nd0 else (lambda v: np.array([v]))
+    lif = (nir.LIF(tau=one(0.01), r=one(1.0), v_leak=one(0.0), v_threshold=one(1.0)) if scalar
+           else nir.LIF(tau=np.full(5, 0.01), r=np.ones(5), v_leak=np.zeros(5),
+                        v_threshold=np.ones(5)))
+    shape_in, shape_out = ([1, 20], [1, 5]) if batch_dim else ([20], [5])
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(input_type={"input": np.array(shape_in)}),
+               "fc": nir.Affine(weight=w, bias=np.zeros(5)), "lif": lif,
+               "out": nir.Output(output_type={"output": np.array(shape_out)})},
+        edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")], type_check=False)
+
+
+@pytest.mark.parametrize("batch_dim, scalar", [(True, False), (False, True), (True, True)])
+def test_files_with_batch_dims_and_scalar_parameters_read_like_plain_ones(tmp_path, batch_dim,
+                                                                          scalar):
+    path = tmp_path / "p.nir"
+    nir.write(path, _producer_style_graph(batch_dim, scalar))
+    net = read_nir(path)
+    plain = read_nir(_producer_style_graph(False, False))
+    assert net.input_shape == (20,) and [g.shape for g in net.groups] == [(5,)]
+    for a, b in zip(net.groups, plain.groups):
+        for key in a.parameters():
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+
+
+def test_zero_dimensional_parameters_in_memory_broadcast_too():
+    net = read_nir(_producer_style_graph(False, True, nd0=True))
+    assert [g.shape for g in net.groups] == [(5,)]

@@ -127,7 +127,7 @@ def _neuron(cls: type[Neurons]):
     taken from the node (scalars broadcast to the layer), ``bias`` starts at zero."""
     names = [k for k in cls.parameters() if k != "bias"]
 
-    def make(node, name):
+    def make(node, name, size_hint: tuple[int, ...] | None = None):
         p = {}
         for key in names:
             for attr in NIR_PARAMETERS[key]:
@@ -138,6 +138,8 @@ def _neuron(cls: type[Neurons]):
         if ref is None:
             raise FrontendError(f"node '{name}' ({type(node).__name__}): has neither tau nor r")
         shape = tuple(int(s) for s in ref.shape) or (1,)
+        if int(np.prod(shape)) == 1 and size_hint and all(a.size == 1 for a in p.values()):
+            shape = tuple(size_hint)     # scalar parameters: broadcast to the layer
         n = int(np.prod(shape))
 
         def flat(a, default):
@@ -235,11 +237,15 @@ def _load(source) -> tuple[object, str]:
         if not path.exists():
             raise FrontendError(f"NIR file '{path}' does not exist")
         try:
-            return nir.read(str(path)), path.name
+            # nir's own type check refuses what several producers write (batch dimensions
+            # in types, grouped convs): read_nir infers and checks every shape itself.
+            return nir.read(str(path), type_check=False), path.name
         except Exception as e:  # nir raises KeyError/ValueError/OSError on bad files
+            first = (str(e).splitlines() or [""])[0]
             raise FrontendError(
-                f"cannot read NIR file '{path}': {type(e).__name__}: {str(e).splitlines()[0]}"
-                " — is it a NIR graph written by nir.write?") from None
+                f"cannot read NIR file '{path}': {type(e).__name__}: {first or 'no message'}"
+                " — the file is damaged or not an HDF5 NIR graph (nir.write writes one)"
+            ) from None
     if type(source).__name__ == "NIRGraph":
         return source, "<NIRGraph>"
     raise FrontendError(f"expected a .nir path or a nir.NIRGraph, got {type(source).__name__}")
@@ -309,7 +315,7 @@ def read_nir(source) -> Network:
     def is_neuron(k):
         return type(nodes[k]).__name__ in NEURON_NODES
 
-    groups = {k: NEURON_NODES[type(nodes[k]).__name__](nodes[k], k)
+    groups = {k: NEURON_NODES[type(nodes[k]).__name__](nodes[k], k, _size_hint(k, nodes, preds))
               for k in sorted(nodes) if is_neuron(k)}
 
     # Shapes: every node's output shape, from the Input and the neuron groups outward.
@@ -377,15 +383,42 @@ def read_nir(source) -> Network:
     )
 
 
+def _declared(node, key: str) -> tuple[int, ...] | None:
+    t = getattr(node, f"{key}_type", None)
+    shape = t.get(key) if isinstance(t, dict) else None
+    if shape is None:
+        return None
+    shape = tuple(int(s) for s in np.asarray(shape).ravel())
+    return shape or None
+
+
+def _without_batch(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Drop a leading batch dimension of 1 from (1, features) or (1, C, H, W), as Norse,
+    Sinabs and Rockpool write their types; (1, H, W) is one channel and is kept."""
+    return shape[1:] if len(shape) in (2, 4) and shape[0] == 1 else shape
+
+
+def _size_hint(k, nodes, preds) -> tuple[int, ...] | None:
+    """The layer shape of neuron node ``k`` when its parameters are scalars: its declared
+    type, else the rows of the Affine/Linear feeding it."""
+    for key in ("input", "output"):
+        d = _declared(nodes[k], key)
+        if d is not None and int(np.prod(d)) > 1:
+            return _without_batch(d)
+    for p in preds[k]:
+        w = getattr(nodes[p], "weight", None)
+        if type(nodes[p]).__name__ in ("Affine", "Linear") and np.ndim(w) == 2:
+            return (int(np.shape(w)[0]),)
+    return None
+
+
 def _input_shape(node, name) -> tuple[int, ...]:
-    t = getattr(node, "input_type", {}) or {}
-    shape = t.get("input") if isinstance(t, dict) else None
+    shape = _declared(node, "input")
     if shape is None:
         raise FrontendError(f"Input node '{name}' declares no shape")
-    shape = tuple(int(s) for s in np.asarray(shape).ravel())
-    if not shape or min(shape) <= 0:
+    if min(shape) <= 0:
         raise FrontendError(f"Input node '{name}' has invalid shape {shape}")
-    return shape
+    return _without_batch(shape)
 
 
 def _check_declared(node, name, in_shape) -> None:
