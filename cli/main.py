@@ -16,6 +16,7 @@ no traceback for user errors.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.api.errors import InputError, NeuroccError
+from neurocc.api.files import check_writable, write_atomic
 from neurocc.api.jsonable import jsonable
 from neurocc.backends.base import REGISTRY as _BACKENDS
 from neurocc.compiler.passes.base import RESETS
@@ -50,7 +52,8 @@ def cmd_compile(a) -> int:
     from neurocc.compiler.ir import GradedInput
     from neurocc.reports.summary import render_summary
 
-    enc = GradedInput(max=a.graded_input) if a.graded_input else None
+    check_writable(a.output, "the program")
+    enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
     prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc)
     prog.save(a.output)
     summary = prog.info(detail=False)
@@ -78,6 +81,8 @@ def cmd_run(a) -> int:
     from neurocc.compiler.artifact import load
     from neurocc.reports.run import render_run
 
+    if a.output:
+        check_writable(a.output, "the run's arrays")
     prog = load(a.program)
     x = _load_input(a.input)
     options = {}
@@ -93,7 +98,9 @@ def cmd_run(a) -> int:
             arrays[f"output_{o}"] = arr
         for g in prog.groups:
             arrays[f"spike_counts_{g.name}"] = res.trace.spikes[g.name].sum(axis=0)
-        np.savez(a.output, **arrays)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)                   # to a buffer: the name is kept as given
+        write_atomic(a.output, buf.getvalue(), "the run's arrays")
     if a.json:
         _json_out(rep)
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.api.errors import ArtifactError
+from neurocc.api.files import write_atomic
 from neurocc.api.jsonable import jsonable
 
 FORMAT = "neurocc-program"
@@ -58,8 +59,7 @@ def save(program, path: str | Path) -> Path:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, data)
-    path.write_bytes(buf.getvalue())
-    return path
+    return write_atomic(path, buf.getvalue(), "the program")
 
 
 def load(path: str | Path):

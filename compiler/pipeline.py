@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 from neurocc.api.errors import NeuroccError
@@ -41,6 +42,10 @@ def _encoding(enc: InputEncoding | None, hw: HardwareSpec) -> InputEncoding:
     if not isinstance(enc, GradedInput):
         raise NeuroccError(f"input_encoding must be SpikeInput() or GradedInput(max), got "
                            f"{enc!r}")
+    mx = enc.max
+    if isinstance(mx, bool) or not isinstance(mx, (int, float)) or not (0 < mx < math.inf):
+        raise NeuroccError(f"graded input maximum must be a positive finite number, got "
+                           f"{mx!r}; give the largest input magnitude (e.g. 1.0)")
     bits = hw.numerics.graded_spike_bits
     if bits <= 0:
         raise NeuroccError(f"{hw.name} has no graded spikes; encode the input as binary "

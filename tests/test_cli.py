@@ -129,3 +129,42 @@ def test_hw_command_lists_sources():
     values = json.loads(out)["values"]
     assert all(v["source"] for v in values.values())
     assert values["energy.synop_dense_j"]["assumption"] is True
+
+
+@pytest.mark.parametrize("output, says", [
+    (".", "it is a directory"),
+    ("missing/dir/p.neurocc", "does not exist; create it first"),
+])
+def test_unwritable_output_is_refused_before_compiling(model, tmp_path, output, says):
+    code, out, err = neurocc("compile", model / "m.nir", "-o", output, cwd=tmp_path)
+    assert code == 2 and says in one_line_error(err)
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-2"])
+def test_graded_input_maximum_must_be_positive_and_finite(model, tmp_path, value):
+    code, out, err = neurocc("compile", model / "m.nir", "--graded-input", value, "-o",
+                             tmp_path / "p.neurocc")
+    assert code == 2 and "positive finite number" in one_line_error(err)
+
+
+def test_failed_compile_leaves_the_existing_program_and_no_temporary(model, tmp_path):
+    good = tmp_path / "p.neurocc"
+    assert neurocc("compile", model / "m.nir", "-o", good)[0] == 0
+    before = good.read_bytes()
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not hdf5")
+    code, _, err = neurocc("compile", bad, "-o", good)
+    assert code == 2 and good.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nir", "p.neurocc"]
+
+
+def test_run_writes_arrays_under_the_exact_name_given(model, tmp_path):
+    prog = tmp_path / "p.neurocc"
+    assert neurocc("compile", model / "m.nir", "-o", prog)[0] == 0
+    np.save(tmp_path / "x.npy", np.zeros((3, 1, 1, 5, 5), dtype=np.uint8))
+    code, out, err = neurocc("run", prog, "--input", tmp_path / "x.npy", "-o",
+                             tmp_path / "out.bin")
+    assert code == 0, err
+    assert (tmp_path / "out.bin").exists() and not (tmp_path / "out.bin.npz").exists()
+    assert "output_spike_counts" in np.load(tmp_path / "out.bin")

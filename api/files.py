@@ -1,0 +1,54 @@
+"""Writing output files so that a failed command loses nothing: check the destination
+before the work, write to a temporary file beside it, then rename over it in one step."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from neurocc.api.errors import InputError
+
+
+def check_writable(path: str | Path, what: str) -> Path:
+    """Raise ``InputError`` (one line, before any work) if ``path`` cannot be written."""
+    p = Path(path)
+    if str(path) == "" or p.is_dir():
+        raise InputError(f"cannot write {what} to '{path}': it is a directory; give a file "
+                         "name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {what} to '{path}': directory '{parent}' does not "
+                         "exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {what} to '{path}': directory '{parent}' is not "
+                         "writable")
+    return p
+
+
+def write_atomic(path: str | Path, data: bytes, what: str) -> Path:
+    """Write ``data`` to ``path`` all or nothing: an existing file is replaced only once the
+    new one is complete."""
+    p = check_writable(path, what)
+    if p.exists() and not p.is_file():     # /dev/full, a FIFO...: write in place, no rename
+        try:
+            with open(p, "wb") as f:
+                f.write(data)
+            return p
+        except OSError as e:
+            raise InputError(f"cannot write {what} to '{path}': {e.strerror}") from None
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"cannot write {what} to '{path}': {e.strerror or e}") from None
+    return p
+
+
+__all__ = ["check_writable", "write_atomic"]
