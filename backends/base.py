@@ -30,13 +30,31 @@ class Trace:
     """What a backend produced. ``spikes``: group → ``(steps_run, B, n)`` bool, for every
     group. ``v``/``u``: group → ``(steps_run, B, n)`` in the backend's own units (integers for
     fixed point, model units for the reference), recorded when asked (``v`` always for
-    non-spiking output groups). ``saturation``: group → counters, when the backend knows."""
+    non-spiking output groups). ``saturation``: group → counters, when the backend knows.
+    ``live``: group → ``(steps_run, B, n)`` bool, the membrane was nonzero before the step
+    (what the energy model charges an update for), when the backend traces it."""
 
     spikes: dict
     v: dict = field(default_factory=dict)
     u: dict = field(default_factory=dict)
     saturation: dict | None = None
     fixed_point: bool = True
+    live: dict | None = None
+
+    def liveness(self, groups) -> dict | None:
+        """``live``, or derived from ``v`` when every group's membrane was recorded (``v``
+        before step t is ``v`` after step t − 1; every sample starts at rest)."""
+        if self.live is not None:
+            return self.live
+        if not all(g in self.v for g in groups):
+            return None
+        out = {}
+        for g in groups:
+            v = self.v[g]
+            live = np.zeros(v.shape, dtype=bool)
+            live[1:] = v[:-1] != 0
+            out[g] = live
+        return out
 
 
 class Backend(Protocol):

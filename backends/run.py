@@ -140,7 +140,8 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     if getattr(be, "wants_float_input", False):   # the float reference gets the raw input
         feed = pad_drain(np.asarray(x, dtype=np.float64).reshape(steps, batch, -1), depth)
     t0 = time.perf_counter()
-    trace = be.simulate(program, feed, record_state)
+    trace = be.simulate(program, feed,
+                        record_state or getattr(be, "traces_membrane_on_request", False))
     wall = time.perf_counter() - t0
     depths = program.hop_depths
     outputs = {}
@@ -153,8 +154,11 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
             v = trace.v[o][d:d + steps].astype(np.float64)
             outputs[o] = v / g.v_scale[None, None, :] if trace.fixed_point else v
     counter = ActivityCounter(program, batch)
+    names = [g.name for g in program.groups]
+    live = trace.liveness(names)
     for t in range(payload.shape[0]):
-        counter.step(payload[t], {g.name: trace.spikes[g.name][t] for g in program.groups})
+        counter.step(payload[t], {n: trace.spikes[n][t] for n in names},
+                     None if live is None else {n: live[n][t] for n in names})
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
                      steps_run=payload.shape[0], outputs=outputs, trace=trace,
                      activity=counter.result(), wall_s=wall)

@@ -103,6 +103,8 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
         "synops_per_inference": rep["synops_per_inference"],
         "energy_per_inference_j": rep["energy_per_inference_j"],
         "energy_breakdown_j": rep["energy_breakdown_j"],
+        "energy_dynamic_per_inference_j": rep["energy_dynamic_per_inference_j"],
+        "energy_static_per_inference_j": rep["energy_static_per_inference_j"],
         "latency_per_inference_s": rep["latency_per_inference_s"],
         "latency_breakdown_s": rep["latency_breakdown_s"],
         "cores_used": rep["cores_used"], "chips_used": rep["chips_used"],
@@ -147,12 +149,15 @@ def render_demo(d: dict) -> str:
     b = d["energy_breakdown_j"]
     lines += [
         "",
-        f"energy per inference  {fmt_j(d['energy_per_inference_j'])}  = "
-        + " + ".join(f"{k.replace('_', ' ')} {fmt_j(v)}" for k, v in b.items() if v),
+        f"energy per inference  {fmt_j(d['energy_per_inference_j'])}  = dynamic "
+        f"{fmt_j(d['energy_dynamic_per_inference_j'])} ("
+        + " + ".join(f"{k.replace('_', ' ')} {fmt_j(v)}" for k, v in b.items()
+                     if v and k != "static")
+        + f") + static {fmt_j(d['energy_static_per_inference_j'])}",
         f"latency per inference {fmt_s(d['latency_per_inference_s'])}  "
         f"({d['latency_breakdown_s']['steps']} steps on {d['cores_used']} core(s), "
         f"{d['chips_used']} chip(s); barrier {fmt_s(d['latency_breakdown_s']['barrier_per_step'])}"
-        "/step)",
+        f"/step; serial upper bound {fmt_s(d['latency_breakdown_s']['serial_upper_bound_s'])})",
         f"spikes {d['spikes_per_inference']:.0f}, synaptic ops {d['synops_per_inference']:.0f} "
         "per inference",
         "",

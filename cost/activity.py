@@ -63,9 +63,10 @@ class Activity:
     input_events: float = 0.0                # nonzero input values (host → chip)
     input_per_channel: np.ndarray | None = None
     core_work: np.ndarray | None = None      # (n_cores, n_terms) event totals, CORE_TERMS
-    step_parts: list = field(default_factory=list)  # per step (3, B): core, link, route (s)
+    step_parts: list = field(default_factory=list)  # per step (4, B): latency.PARTS (s)
     link_load: np.ndarray | None = None      # (n_links,) messages per link over the run
     routes: Routes | None = None             # the routes the counts were made with
+    membrane_traced: bool = True             # False: updates counted from inputs and biases
 
     def total_spikes(self, name: str | None = None) -> float:
         if name is not None:
@@ -99,12 +100,14 @@ class ActivityCounter:
         self.spikes = {n: np.zeros(self.sizes[n]) for n in self.names}
         self.synops = {p.name: 0.0 for p in program.projections}
         self.active = {n: 0.0 for n in self.names}
+        self.biased = {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups}
         self.input_events = 0.0
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
         self.neurons_per_core = np.zeros(self.n_cores)
         for _, a, b, c in pl.slices:
             self.neurons_per_core[c] += b - a
         self.steps = 0
+        self.membrane_traced = True
         # Per source: messages per spike, the longest route of a spike (its latency), and
         # every (neuron, destination core) pair with the core it leaves from.
         self.msgs = self.routes.msgs
@@ -128,8 +131,12 @@ class ActivityCounter:
             np.add.at(out, (slice(None), cores), np.add.reduceat(values, starts, axis=1))
         return out
 
-    def step(self, x_t: np.ndarray, spikes_t: dict[str, np.ndarray]) -> None:
-        """``x_t`` (B, n_in) input payloads of this step; ``spikes_t`` group → (B, n) bool."""
+    def step(self, x_t: np.ndarray, spikes_t: dict[str, np.ndarray],
+             live_t: dict[str, np.ndarray] | None = None) -> None:
+        """``x_t`` (B, n_in) input payloads of this step; ``spikes_t`` group → (B, n) bool;
+        ``live_t`` group → (B, n) bool, the membrane was nonzero before this step (None when
+        the backend does not trace it: updates are then counted from inputs and biases
+        only, a lower bound)."""
         B = self.batch
         events = {INPUT: (x_t != 0).astype(np.float64)}
         for n in self.names:
@@ -151,7 +158,12 @@ class ActivityCounter:
             received[p.dst] += r
             work[:, :, _TERM["synops_" + self.kind[p.name]]] += self._per_core(r, p.dst)
         for n in self.names:
-            act = (received[n] > 0).astype(np.float64)
+            on = (received[n] > 0) | self.biased[n][None, :]
+            if live_t is not None:
+                on |= live_t[n]
+            else:
+                self.membrane_traced = False
+            act = on.astype(np.float64)
             self.active[n] += float(act.sum())
             work[:, :, _TERM["active"]] += self._per_core(act, n)
         route_t = np.zeros(B)
@@ -184,4 +196,5 @@ class ActivityCounter:
             input_per_channel=self.input_per_channel,
             core_work=self.core_work,
             step_parts=self.step_parts,
-            link_load=self.link_load, routes=self.routes)
+            link_load=self.link_load, routes=self.routes,
+            membrane_traced=self.membrane_traced)

@@ -2,18 +2,21 @@
 
     E = Σ synops·E_synop(kind) + N·steps·E_access + active·E_update
         + spikes·E_spike + messages·E_message + hops_ew·E_ew + hops_ns·E_ns
-        + crossings·E_chip + P_static·chips·T_inference
+        + crossings·E_chip                                 (dynamic)
+        + P_static·chips·T_inference                       (static, kept separate)
 
-Hops and crossings follow the placement's dimension-order routes (``compiler/passes/route.py``): a
-message's tile hops (east-west, north-south) and its chip-to-chip crossings are separate
-events with separate energies.
+Hops and crossings follow the placement's dimension-order routes
+(``compiler/passes/route.py``): a message's tile hops (east-west, north-south) and its
+chip-to-chip crossings are separate events with separate energies. A neuron is *active*
+(charged ``E_update``) in a step where its membrane was nonzero before the step, a synaptic
+event arrived, or its bias is nonzero: SANA-FE's rule, with which the access/update split
+was calibrated.
 
-One inference is one sample run for all its steps (input steps plus the drain). A time step
-lasts as long as the longer of its busiest core's work (neuron accesses and updates,
-synaptic events, spikes, messages in and out) and its busiest link (messages × the link's
-hop or crossing latency), plus the longest route of a message sent in that step, plus the
-barrier synchronisation of the chips in use; the inference latency is the sum over its
-steps. Static power is charged per chip in use for the whole inference.
+One inference is one sample run for all its steps (input steps plus the drain); its latency
+is the sum of its steps (``cost/latency.py``: two chains per core, the barrier by tiles in
+use). Static power is charged per chip in use for the whole inference, and reported apart:
+dynamic energy is the figure comparable with SANA-FE and with measurements that subtract
+idle power.
 """
 
 from __future__ import annotations
@@ -24,14 +27,19 @@ import numpy as np
 
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.cost.activity import Activity
-from neurocc.cost.latency import CORE_TERMS, barrier, step_time
+from neurocc.cost.latency import CORE_TERMS, barrier, step_time, tiles_used
 
 ASSUMPTIONS = (
     "one inference = one sample for all executed steps (input steps + pipeline drain)",
-    "a step lasts max(busiest core's work, busiest link's messages x hop latency) + the "
-    "longest message route + the barrier for the chips in use",
-    "every neuron is accessed every step; it is 'active' (update energy) in a step where it "
-    "receives at least one synaptic event",
+    "a core's step lasts as long as the longer of its two chains (messages received + "
+    "synaptic events; neuron accesses, updates, spikes and messages sent), SANA-FE's simple "
+    "model; the serial sum of both is reported as an upper bound",
+    "a step lasts max(busiest core, busiest link's messages x hop latency) + the longest "
+    "message route + the barrier for the tiles in use (several chips: the same table at "
+    "their total tiles, no published multi-chip figure)",
+    "every neuron is accessed every step; it is 'active' (update energy) in a step where its "
+    "membrane was nonzero before the step, a synaptic event arrived, or its bias is nonzero "
+    "(SANA-FE's rule); backends that do not trace the membrane give a lower bound",
     "one message per spike and destination core; dimension-order (x then y) routing over "
     "the tiles of all chips; a step between chips is a chip crossing, not a tile hop",
     "input spikes enter the mesh at the config's mesh.input_core (host link not modelled)",
@@ -137,12 +145,13 @@ def estimate(program, act: Activity) -> Estimate:
         for k, val in layer.items():
             totals[k] += val
 
-    steps = step_time(np.stack(act.step_parts)) if act.step_parts else np.zeros((0, B))
-    sync = barrier(hw, chips)
-    compute = float(steps.sum(axis=0).mean()) if steps.size else 0.0
+    stacked = np.stack(act.step_parts) if act.step_parts else np.zeros((0, 4, B))
+    tiles = tiles_used(program)
+    sync = barrier(hw, tiles)
+    compute = float(step_time(stacked).sum(axis=0).mean()) if len(stacked) else 0.0
+    serial = float(step_time(stacked, serial=True).sum(axis=0).mean()) if len(stacked) else 0.0
     latency = compute + sync * act.steps_run
-    parts = (np.stack(act.step_parts).sum(axis=0).mean(axis=1) if act.step_parts
-             else np.zeros(3))          # core, link, route: summed over steps, batch mean
+    parts = stacked.sum(axis=0).mean(axis=1) if len(stacked) else np.zeros(4)
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
     per_core = []
@@ -161,7 +170,10 @@ def estimate(program, act: Activity) -> Estimate:
         latency_breakdown_s={"busiest_core_and_routes": compute,
                              "barrier_sync": sync * act.steps_run,
                              "steps": act.steps_run, "barrier_per_step": sync,
+                             "tiles_used": tiles,
+                             "serial_upper_bound_s": serial + sync * act.steps_run,
                              "busiest_core_s": float(parts[0]),
+                             "busiest_core_serial_s": float(parts[3]),
                              "busiest_link_s": float(parts[1]),
                              "longest_route_s": float(parts[2])},
         counts=counts, per_core=per_core, chips=chips,

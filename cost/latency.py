@@ -1,18 +1,24 @@
 """Latency: how long a time step and an inference take, from counted events.
 
-A core's work in a step is the sum of its events times their latencies
-(``[latency]`` of the hardware config): every neuron accessed, every active neuron updated,
-every synaptic event by encoding, every spike, every message sent and received. A step lasts
+A core's events in a step (``CORE_TERMS``) times their latencies (``[latency]`` of the
+hardware config) form two chains that run side by side, as in SANA-FE's ``simple`` model:
 
-    max(busiest core's work, busiest link's messages × the link's per-message time)
-    + the longest route of a message sent that step + the barrier of the chips in use,
+- the **message chain**: messages received and the synaptic events they cause;
+- the **neuron chain**: every neuron accessed, every active neuron updated, every spike
+  and every message sent.
 
-and an inference is the sum over its steps (``cost/energy.py``).
+A core's step lasts as long as the longer chain; the serial sum of both is reported as an
+upper bound. A step lasts
+
+    max(busiest core's longer chain, busiest link's messages × the link's per-message time)
+    + the longest route of a message sent that step + the barrier,
+
+where the barrier comes from the ``barrier_s`` table keyed by the tiles in use (step lookup,
+as SANA-FE's ``ts_sync_delay_table``). An inference is the sum over its steps
+(``cost/energy.py``).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -24,6 +30,12 @@ _SECONDS = ("neuron_access_s", "neuron_update_s", "spike_out_s", "synop_dense_s"
             "synop_sparse_s", "synop_conv_s", "message_out_s", "message_in_s")
 """The ``[latency]`` constant of each of ``CORE_TERMS``."""
 
+MESSAGE_CHAIN = ("synops_dense", "synops_sparse", "synops_conv", "msgs_in")
+"""Terms of the message (receive) chain; the others form the neuron chain."""
+
+PARTS = ("core", "link", "route", "core_serial")
+"""The per-step latency parts ``step_parts`` returns, in order."""
+
 
 def seconds_per_event(hw) -> np.ndarray:
     """``(len(CORE_TERMS),)`` seconds of core work per event of each term."""
@@ -31,32 +43,46 @@ def seconds_per_event(hw) -> np.ndarray:
 
 
 def step_parts(work: np.ndarray, links: np.ndarray, route_s: np.ndarray, hw) -> np.ndarray:
-    """One step's latency parts per sample, ``(3, B)`` seconds: the busiest core's work, the
-    busiest link's messages × its per-message time, and the longest route.
+    """One step's latency parts per sample, ``(4, B)`` seconds (``PARTS``): the busiest
+    core's longer chain, the busiest link's messages × its per-message time, the longest
+    route, and the busiest core's serial sum of both chains (an upper bound).
 
     ``work`` ``(B, n_cores, len(CORE_TERMS))`` events; ``links`` ``(B, n_links)`` messages;
     ``route_s`` ``(B,)``."""
     from neurocc.compiler.mesh import LinkMesh
 
-    core_t = (work @ seconds_per_event(hw)).max(axis=1)
+    per_event = seconds_per_event(hw)
+    receive = np.array([t in MESSAGE_CHAIN for t in CORE_TERMS])
+    msg_chain = work[..., receive] @ per_event[receive]
+    neuron_chain = work[..., ~receive] @ per_event[~receive]
+    core_t = np.maximum(msg_chain, neuron_chain).max(axis=1)
+    serial_t = (msg_chain + neuron_chain).max(axis=1)
     t_link = LinkMesh(hw).seconds_per_message()
     link_t = (links * t_link[None, :]).max(axis=1) if links.size else np.zeros(len(core_t))
-    return np.stack([core_t, link_t, route_s])
+    return np.stack([core_t, link_t, route_s, serial_t])
 
 
-def step_time(parts: np.ndarray) -> np.ndarray:
-    """``(..., 3, B)`` parts → ``(..., B)`` seconds without the barrier."""
-    return np.maximum(parts[..., 0, :], parts[..., 1, :]) + parts[..., 2, :]
+def step_time(parts: np.ndarray, serial: bool = False) -> np.ndarray:
+    """``(..., 4, B)`` parts → ``(..., B)`` seconds without the barrier; ``serial`` uses the
+    upper bound (both chains of a core one after the other)."""
+    core = parts[..., 3 if serial else 0, :]
+    return np.maximum(core, parts[..., 1, :]) + parts[..., 2, :]
 
 
-def barrier(hw, chips: int) -> float:
-    """Barrier time per step for ``chips`` chips in use, from ``latency.barrier_s``,
-    interpolated in log2(chips) and clamped at the table's ends."""
+def barrier(hw, tiles: int) -> float:
+    """Barrier time per step with ``tiles`` tiles in use, from ``latency.barrier_s``: the
+    entry with the largest key ≤ ``tiles`` (SANA-FE's step lookup). Several chips use the
+    same table at their total tiles in use: an assumption (no published multi-chip
+    figure), listed in ``cost.energy.ASSUMPTIONS``."""
     table = sorted(hw.latency.barrier_s)
-    if chips <= table[0][0]:
-        return table[0][1]
-    for (c0, t0), (c1, t1) in zip(table, table[1:]):
-        if chips <= c1:
-            f = (math.log2(chips) - math.log2(c0)) / (math.log2(c1) - math.log2(c0))
-            return t0 + f * (t1 - t0)
-    return table[-1][1]
+    value = table[0][1]
+    for key, t in table:
+        if tiles >= key:
+            value = t
+    return float(value)
+
+
+def tiles_used(program) -> int:
+    """Distinct tiles (over all chips) holding at least one core of the program."""
+    cores = np.unique(program.placement.slices[:, 3])
+    return int(len(np.unique(cores // program.hw.mesh.cores_per_tile)))

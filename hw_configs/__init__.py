@@ -82,8 +82,8 @@ class Energy:
 
 @dataclass(frozen=True)
 class Latency:
-    """Seconds per event; ``barrier_s`` is a table of (chips, seconds per step), read by
-    ``cost/latency.py``."""
+    """Seconds per event; ``barrier_s`` is a table of (tiles in use, seconds per step), read
+    by ``cost/latency.py``."""
 
     synop_dense_s: float
     synop_sparse_s: float

@@ -56,6 +56,9 @@ def run_report(res: RunResult) -> dict:
         "latency_per_inference_s": est.latency_s,
         "latency_breakdown_s": est.latency_breakdown_s,
         "counts_per_inference": est.counts,
+        "neuron_update_rule": ("membrane nonzero before the step, input or bias (SANA-FE)"
+                               if act.membrane_traced else "input or bias only: this backend "
+                               "does not trace the membrane, so updates are a lower bound"),
         "cores_used": int(len(prog.placement.cores_used)), "chips_used": est.chips,
         "per_core": est.per_core,
         "model_assumptions": list(ASSUMPTIONS),

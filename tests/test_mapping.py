@@ -458,12 +458,16 @@ def test_step_latency_is_busiest_core_or_link_plus_route():
     prog = compile_network(layered(), TINY)
     res = run(prog, np.random.default_rng(1).random((10, 2, 30)) < 0.5)
     act = res.activity
-    parts = np.stack(act.step_parts)                       # (steps, 3, B)
-    assert parts.shape == (act.steps_run, 3, 2) and (parts[:, 0] > 0).all()
+    parts = np.stack(act.step_parts)                       # (steps, 4, B): latency.PARTS
+    assert parts.shape == (act.steps_run, 4, 2) and (parts[:, 0] > 0).all()
+    core, serial = parts[:, 0], parts[:, 3]
+    assert (core <= serial + 1e-18).all() and (core >= serial / 2 - 1e-18).all()
+    assert (core < serial).any()        # the two chains overlap somewhere
     est = estimate(prog, act)
     per_step = np.maximum(parts[:, 0], parts[:, 1]) + parts[:, 2]
     want = per_step.sum(axis=0).mean() + est.latency_breakdown_s["barrier_sync"]
     assert est.latency_s == pytest.approx(want)
+    assert est.latency_breakdown_s["serial_upper_bound_s"] >= est.latency_s
     lat = TINY.latency
     mesh = LinkMesh(TINY)
     assert act.link_load.sum() > 0
@@ -506,3 +510,34 @@ def test_sources_are_numbered_inputs_first():
     fan = fanins(prog.groups, prog.projections, idx, TINY)
     assert list(fan[1].sources(0, 5)) == [3, 4, 5, 6]
     assert isinstance(prog.projections[0], LoihiProjection)
+
+
+def test_barrier_is_a_step_lookup_by_tiles_in_use():
+    from neurocc.cost.latency import barrier
+
+    got = [barrier(TINY, t) for t in (1, 2, 3, 4, 28, 29, 200)]
+    assert got == [0.6e-6, 1.0e-6, 1.0e-6, 1.4e-6, 1.4e-6, 1.8e-6, 1.8e-6]
+
+
+def test_updates_are_charged_when_the_membrane_is_live_or_biased():
+    """SANA-FE's rule: a neuron is updated in a step where its membrane was nonzero before
+    it, an input arrived, or it has a bias; a backend that cannot see the membrane gives a
+    lower bound and says so."""
+    net = Network((2,), (synth.neurons("a", "lif", 3, tau=2e-2, r=50.0),
+                         synth.neurons("b", "lif", 2, bias=0.5, thr=100.0)),
+                  (Projection("in->a", INPUT, "a", Dense(np.ones((3, 2)))),
+                   Projection("in->b", INPUT, "b", Dense(np.zeros((2, 2))))), ("a", "b"))
+    prog = compile_network(net, TINY)
+    x = np.zeros((6, 1, 2), dtype=np.uint8)
+    x[0] = 1                                  # one input spike, then nothing
+    emu = run(prog, x)
+    live = emu.trace.live["a"][:, 0, 0]
+    assert live[0] == 0 and live[2:].sum() >= 2   # a's membrane decays over several steps
+    act = emu.activity
+    assert act.membrane_traced
+    steps = act.steps_run
+    assert act.active_updates["b"] == 2 * steps   # biased: every step
+    assert act.active_updates["a"] == 3 * (1 + live[1:].sum())  # input step, then while live
+    ref = run(prog, x, backend="reference")
+    assert not ref.activity.membrane_traced
+    assert "lower bound" in ref.to_dict()["neuron_update_rule"]

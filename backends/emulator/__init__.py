@@ -23,8 +23,11 @@ class EmulatorBackend:
         v = {n: np.zeros((steps, batch, program.group(n).n), dtype=np.int64) for n in keep_v}
         u = {g.name: np.zeros((steps, batch, g.n), dtype=np.int64)
              for g in program.groups} if record_state else {}
+        live = {g.name: np.zeros((steps, batch, g.n), dtype=bool) for g in program.groups}
         index = {g.name: i for i, g in enumerate(program.groups)}
         for t in range(steps):
+            for i, g in enumerate(program.groups):
+                np.not_equal(emu.v[i], 0, out=live[g.name][t])
             out = emu.step(x[t])
             for i, g in enumerate(program.groups):
                 spikes[g.name][t] = out[i]
@@ -32,7 +35,8 @@ class EmulatorBackend:
                 v[n][t] = emu.v[index[n]]
             for n in u:
                 u[n][t] = emu.u[index[n]]
-        return Trace(spikes=spikes, v=v, u=u, saturation=emu.saturation, fixed_point=True)
+        return Trace(spikes=spikes, v=v, u=u, saturation=emu.saturation, fixed_point=True,
+                     live=live)
 
 
 __all__ = ["EmulatorBackend", "Emulator"]

@@ -50,6 +50,9 @@ class LavaBackend:
     """
 
     name = "lava"
+    traces_membrane_on_request = True
+    """``run`` asks for every membrane (``record_state``): the energy model needs to know
+    which were nonzero."""
 
     def __init__(self, on_chip: bool = False, timeout_s: float = 600.0):
         if timeout_s is None or not timeout_s > 0:
