@@ -26,7 +26,10 @@ from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
 from neurocc.compiler.linalg import conv2d
-from neurocc.cost.latency import CORE_TERMS, step_parts
+from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
+
+INCIDENCE_ENTRIES = 1 << 24
+"""Largest (messages × links) incidence kept per source (128 MB of float64)."""
 
 
 def _pattern_op(conn):
@@ -120,7 +123,30 @@ class ActivityCounter:
         self.mesh = self.routes.mesh
         self.link_load = np.zeros(self.mesh.n_links)
         self.step_parts: list[np.ndarray] = []
+        self.seconds = seconds_per_event(hw)
+        self._link_incidence()
         self.input_per_channel = np.zeros(program.n_inputs)
+
+    def _link_incidence(self) -> None:
+        """Per source, the links each of its (neuron, destination core) messages crosses,
+        over the links some message uses at all: a step's link loads are then one product
+        (``sent @ incidence``) on a compact link axis. A network whose incidence would be
+        too large falls back to tracing the paths every step."""
+        lead = {s: self.mesh.loads(fc, dst, np.ones(len(idx))) for s, (idx, dst, fc)
+                in self.pairs.items()}
+        used = np.flatnonzero(sum(lead.values(), np.zeros(self.mesh.n_links)))
+        self.used_links = used
+        self.t_link = self.mesh.seconds_per_message()[used]
+        self.incidence = {}
+        for s, (idx, dst, fc) in self.pairs.items():
+            if len(idx) * len(used) > INCIDENCE_ENTRIES:
+                self.incidence = None
+                return
+            inc = np.zeros((len(idx), len(used)))
+            for i in range(0, len(idx), 4096):      # a block of messages at a time
+                j = min(i + 4096, len(idx))
+                inc[i:j] = self.mesh.loads(fc[i:j], dst[i:j], np.eye(j - i))[:, used]
+            self.incidence[s] = inc
 
     def _per_core(self, values: np.ndarray, src: str) -> np.ndarray:
         """(B, n) → (B, n_cores) sums by the core each neuron sits on (slices are
@@ -167,7 +193,7 @@ class ActivityCounter:
             self.active[n] += float(act.sum())
             work[:, :, _TERM["active"]] += self._per_core(act, n)
         route_t = np.zeros(B)
-        links = np.zeros((B, self.mesh.n_links))
+        links = np.zeros((B, len(self.used_links)))
         for src, ev in events.items():
             if not ev.any():
                 continue
@@ -176,7 +202,12 @@ class ActivityCounter:
             sent = ev[:, idx] > 0                          # (B, n_pairs) messages this step
             flat = (np.arange(B)[:, None] * self.n_cores + dst[None, :])[sent]
             in_core = np.bincount(flat, minlength=B * self.n_cores).reshape(B, self.n_cores)
-            links += self.mesh.loads(from_core, dst, sent)
+            if not len(self.used_links):
+                pass
+            elif self.incidence is not None:
+                links += sent.astype(np.float64) @ self.incidence[src]
+            else:
+                links += self.mesh.loads(from_core, dst, sent)[:, self.used_links]
             if src != INPUT:
                 work[:, :, _TERM["spikes"]] += self._per_core(ev, src)
             work[:, :, _TERM["msgs_out"]] += self._per_core(msgs, src)
@@ -184,8 +215,8 @@ class ActivityCounter:
             rt = np.where(ev > 0, self.route_s[src][None, :], 0.0).max(axis=1)
             route_t = np.maximum(route_t, rt)
         self.core_work += work.sum(axis=0)
-        self.link_load += links.sum(axis=0)
-        self.step_parts.append(step_parts(work, links, route_t, self.prog.hw))
+        self.link_load[self.used_links] += links.sum(axis=0)
+        self.step_parts.append(step_parts(work, links, route_t, self.seconds, self.t_link))
         self.steps += 1
 
     def result(self) -> Activity:

@@ -42,22 +42,23 @@ def seconds_per_event(hw) -> np.ndarray:
     return np.array([getattr(hw.latency, k) for k in _SECONDS])
 
 
-def step_parts(work: np.ndarray, links: np.ndarray, route_s: np.ndarray, hw) -> np.ndarray:
+_RECEIVE = np.array([t in MESSAGE_CHAIN for t in CORE_TERMS])
+
+
+def step_parts(work: np.ndarray, links: np.ndarray, route_s: np.ndarray,
+               per_event: np.ndarray, t_link: np.ndarray) -> np.ndarray:
     """One step's latency parts per sample, ``(4, B)`` seconds (``PARTS``): the busiest
     core's longer chain, the busiest link's messages × its per-message time, the longest
     route, and the busiest core's serial sum of both chains (an upper bound).
 
-    ``work`` ``(B, n_cores, len(CORE_TERMS))`` events; ``links`` ``(B, n_links)`` messages;
-    ``route_s`` ``(B,)``."""
-    from neurocc.compiler.mesh import LinkMesh
-
-    per_event = seconds_per_event(hw)
-    receive = np.array([t in MESSAGE_CHAIN for t in CORE_TERMS])
+    ``work`` ``(B, n_cores, len(CORE_TERMS))`` events; ``links`` ``(B, n_links)`` messages
+    on links whose per-message times are ``t_link``; ``route_s`` ``(B,)``; ``per_event``
+    from ``seconds_per_event``."""
+    receive = _RECEIVE
     msg_chain = work[..., receive] @ per_event[receive]
     neuron_chain = work[..., ~receive] @ per_event[~receive]
     core_t = np.maximum(msg_chain, neuron_chain).max(axis=1)
     serial_t = (msg_chain + neuron_chain).max(axis=1)
-    t_link = LinkMesh(hw).seconds_per_message()
     link_t = (links * t_link[None, :]).max(axis=1) if links.size else np.zeros(len(core_t))
     return np.stack([core_t, link_t, route_s, serial_t])
 
