@@ -80,7 +80,11 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     """Check ``x`` ``(steps, batch, *input_shape)`` against the program and turn it into
     integer payloads ``(steps, batch, n_in)``: 0/1 spikes, or graded values rounded to
     ``round(x · scale)`` with the program's payload scale."""
-    x = np.asarray(x)
+    try:
+        x = np.asarray(x)
+    except ValueError:
+        raise InputError("input is ragged (rows of different lengths); give an array "
+                         "(steps, batch, *input_shape)") from None
     shape = tuple(program.input_shape)
     as_shaped = x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape
     already_flat = x.ndim == 3 and x.shape[2] == int(np.prod(shape))   # (steps, batch, n_in)
@@ -91,7 +95,10 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         raise InputError(f"input has dtype {x.dtype}; use numbers (bool, int or float)")
     if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-        raise InputError("input holds NaN or inf values")
+        bad = np.argwhere(~np.isfinite(x.reshape(x.shape[0], x.shape[1], -1)))
+        t, b, i = (int(v) for v in bad[0])
+        raise InputError(f"input holds {len(bad)} NaN or inf value(s), the first at step {t}, "
+                         f"sample {b}, input {i}; replace them before running")
     steps, batch = x.shape[:2]
     if steps < 1 or batch < 1:
         raise InputError(f"input has shape {x.shape}: it needs at least one step and one sample")

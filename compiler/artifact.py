@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.api.errors import ArtifactError
+from neurocc.api.errors import ArtifactError, NeuroccError
 from neurocc.api.files import write_atomic
 from neurocc.api.jsonable import jsonable
 
@@ -102,4 +102,14 @@ def load(path: str | Path):
         target = get_target(meta.get("target"))
     except KeyError as e:
         raise ArtifactError(f"program '{path}': {e.args[0]}; recompile it") from None
-    return target.from_payload(meta, arrays, str(path))
+    try:
+        return target.from_payload(meta, arrays, str(path))
+    except NeuroccError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # a header that passed its checksum but lacks or mistypes a field: edited and
+        # re-signed by hand, or written by a neurocc that had a bug
+        what = f"field {e.args[0]!r} missing" if isinstance(e, KeyError) else \
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'malformed'}"
+        raise ArtifactError(f"program '{path}' has a malformed header ({what}); recompile it "
+                            "with neurocc compile") from None

@@ -147,6 +147,9 @@ def available() -> list[str]:
 def load_hw(name_or_path: str | Path) -> HardwareSpec:
     """Load a shipped config by name (``"loihi2"``) or any TOML file by path."""
     p = Path(name_or_path)
+    if str(name_or_path).strip() == "" or p.is_dir():
+        raise ConfigError(f"hardware config '{name_or_path}' is not a file; give a name "
+                          f"({', '.join(available())}) or a path to a .toml file")
     if p.suffix == ".toml" or p.exists():
         path = p
     else:
@@ -158,6 +161,11 @@ def load_hw(name_or_path: str | Path) -> HardwareSpec:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"hardware config '{path}' does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"hardware config '{path}' is not UTF-8 text (byte {e.start}); save "
+                          "it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read hardware config '{path}': {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"hardware config '{path}' is not valid TOML: {e}") from None
     return from_dict(raw, str(path))

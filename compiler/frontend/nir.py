@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.api.errors import FrontendError, UnsupportedError
+from neurocc.api.errors import FrontendError, NeuroccError, UnsupportedError
 from neurocc.compiler.ir.connectivity import Conv, Dense
 from neurocc.compiler.ir.graph import INPUT, Network, Projection
 from neurocc.compiler.ir.neurons import NEURON_TYPES, Neurons
@@ -132,7 +132,7 @@ def _neuron(cls: type[Neurons]):
         for key in names:
             for attr in NIR_PARAMETERS[key]:
                 if getattr(node, attr, None) is not None:
-                    p[key] = np.asarray(getattr(node, attr), dtype=np.float64)
+                    p[key] = _real(getattr(node, attr), node, attr)
                     break
         ref = next((p[k] for k in ("tau_mem", "r") if k in p), None)
         if ref is None:
@@ -177,8 +177,17 @@ SUPPORTED = sorted([k for k in LINEAR_NODES if k not in ("Input", "Output")] + l
 # --------------------------------------------------------------------------- checks
 
 
+def _real(value, node, key) -> np.ndarray:
+    """``value`` as float64; complex numbers are refused, not silently truncated."""
+    a = np.asarray(value)
+    if a.dtype.kind == "c":
+        raise FrontendError(f"node '{node._name}' ({type(node).__name__}): '{key}' holds complex "
+                            "numbers; a spiking network's parameters are real")
+    return a.astype(np.float64)
+
+
 def _arr(node, key, ndim=None) -> np.ndarray:
-    a = np.asarray(getattr(node, key), dtype=np.float64)
+    a = _real(getattr(node, key), node, key)
     if ndim is not None and a.ndim != ndim:
         raise FrontendError(
             f"node '{node._name}' ({type(node).__name__}): '{key}' has {a.ndim} dimensions, "
@@ -220,6 +229,21 @@ def _check_neuron(g: Neurons, node, v_reset: np.ndarray) -> None:
             "so only v_reset = 0 is supported")
 
 
+def _make(reader, node, name, *args):
+    """``reader(node, *args)``; a malformed node (parameters of the wrong type, shape or
+    range) becomes one FrontendError naming it, whatever numpy raised."""
+    try:
+        return reader(node, *args)
+    except NeuroccError:
+        raise
+    except (TypeError, ValueError, IndexError, OverflowError, ZeroDivisionError,
+            AttributeError) as e:
+        raise FrontendError(
+            f"node '{name}' ({type(node).__name__}): malformed parameters ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else 'no detail'}); check it against the NIR "
+            "node's definition") from None
+
+
 def _fail_type(name, node):
     raise UnsupportedError(
         f"node '{name}' has unsupported type {type(node).__name__}; supported: "
@@ -253,9 +277,20 @@ def _load(source) -> tuple[object, str]:
 
 def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
     """Inline nested NIRGraphs: their Input/Output nodes become pass-throughs."""
+    import nir
+
     nodes, edges = {}, []
+    if not isinstance(getattr(graph, "nodes", None), dict) or not isinstance(
+            getattr(graph, "edges", None), (list, tuple)):
+        raise FrontendError(f"graph '{prefix or '<top>'}' has no nodes dict and edges list")
     for name, node in graph.nodes.items():
-        full = prefix + name
+        full = prefix + str(name)
+        if not isinstance(name, str) or not name:
+            raise FrontendError(f"graph '{prefix or '<top>'}': node name {name!r} is not a "
+                                "non-empty string")
+        if not isinstance(node, nir.NIRNode):
+            raise FrontendError(f"node '{full}' is a {type(node).__name__}, not a NIR node "
+                                "(build graphs from nir.* node classes)")
         if type(node).__name__ == "NIRGraph":
             sub_nodes, sub_edges = _flatten_graph(node, full + ".")
             nodes.update(sub_nodes)
@@ -264,7 +299,17 @@ def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
             node._name = full
             node._nested = bool(prefix)
             nodes[full] = node
-    for src, dst in graph.edges:
+    seen = set()
+    for e in graph.edges:
+        if not (isinstance(e, (tuple, list)) and len(e) == 2
+                and all(isinstance(x, str) for x in e)):
+            raise FrontendError(f"graph '{prefix or '<top>'}': edge {e!r} is not a pair of "
+                                "node names")
+        if tuple(e) in seen:
+            raise FrontendError(f"edge ({prefix}{e[0]} → {prefix}{e[1]}) appears twice; a "
+                                "duplicated edge would add its input twice: remove one")
+        seen.add(tuple(e))
+        src, dst = e
         edges.append((_port(graph, prefix, src, "Output"), _port(graph, prefix, dst, "Input")))
     return nodes, edges
 
@@ -315,17 +360,71 @@ def read_nir(source) -> Network:
     def is_neuron(k):
         return type(nodes[k]).__name__ in NEURON_NODES
 
-    groups = {k: NEURON_NODES[type(nodes[k]).__name__](nodes[k], k, _size_hint(k, nodes, preds))
+    groups = {k: _make(NEURON_NODES[type(nodes[k]).__name__], nodes[k], k, k,
+                       _size_hint(k, nodes, preds))
               for k in sorted(nodes) if is_neuron(k)}
 
     # Shapes: every node's output shape, from the Input and the neuron groups outward.
     shapes: dict[str, tuple] = {in_name: in_shape}
-    shapes.update({k: g.shape for k, g in groups.items()})
+    # A neuron node with only scalar parameters and nothing declaring its size (Norse writes
+    # Conv2d -> LIFBoxCell so) takes the shape that flows into it, once that is known.
+    unsized = {k for k, g in groups.items()
+               if g.n == 1 and _size_hint(k, nodes, preds) is None and preds[k]}
+    shapes.update({k: g.shape for k, g in groups.items() if k not in unsized})
     ops: dict[str, LinearOp] = {}
 
-    def shape_of(k, stack=()):
-        if k in shapes:
-            return shapes[k]
+    def compute(k):
+        ps = preds[k]
+        if k in unsized:
+            groups[k] = _make(NEURON_NODES[type(nodes[k]).__name__], nodes[k], k, k,
+                              shapes[ps[0]])
+            shapes[k] = groups[k].shape
+            return
+        in_shapes = {shapes[p] for p in ps}
+        if len({int(np.prod(s)) for s in in_shapes}) > 1 or len(in_shapes) > 1:
+            raise FrontendError(
+                f"node '{k}' ({type(nodes[k]).__name__}): its inputs have different shapes "
+                + ", ".join(str(s) for s in sorted(in_shapes)))
+        sin = next(iter(in_shapes))
+        op = _make(LINEAR_NODES[type(nodes[k]).__name__], nodes[k], k, sin)
+        try:
+            out = op.apply(np.zeros((1, *sin)))
+        except (ValueError, TypeError, IndexError) as e:
+            raise FrontendError(
+                f"node '{k}' ({type(nodes[k]).__name__}): cannot take input of shape "
+                f"{tuple(sin)} from node '{ps[0]}' ({e})") from None
+        _check_declared(nodes[k], k, sin)
+        ops[k] = op
+        shapes[k] = tuple(out.shape[1:])
+
+    def shape_of(k):
+        """Output shape of node ``k``, its linear predecessors first (iteratively: chains of
+        any length)."""
+        stack, on_path = [(k, False)], set()
+        while stack:
+            n, ready = stack.pop()
+            if n in shapes:
+                continue
+            if ready:
+                on_path.discard(n)
+                compute(n)
+                continue
+            if n in on_path:
+                raise FrontendError(f"node '{n}' is on a loop of linear nodes with no neuron "
+                                    "to break it; a recurrent loop needs a neuron node")
+            if not preds[n]:
+                raise FrontendError(f"node '{n}' ({type(nodes[n]).__name__}) has no input "
+                                    "edge")
+            on_path.add(n)
+            stack.append((n, True))
+            for p in preds[n]:
+                if p not in shapes:
+                    if p in on_path:
+                        raise FrontendError(
+                            f"node '{p}' is on a loop of linear nodes with no neuron to "
+                            "break it; a recurrent loop needs a neuron node")
+                    stack.append((p, False))
+        return shapes[k]
         if k in stack:
             raise FrontendError(f"node '{k}' is on a loop of linear nodes with no neuron to "
                                 "break it; a recurrent loop needs a neuron node")
@@ -351,7 +450,7 @@ def read_nir(source) -> Network:
         return shapes[k]
 
     for k in sorted(nodes):
-        if not is_neuron(k) and k != in_name:
+        if (not is_neuron(k) or k in unsized) and k != in_name:
             shape_of(k)
     for k, g in groups.items():
         if not preds[k]:
@@ -482,6 +581,8 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
         sources.sort()
         g = groups[dst]
 
+        order = _topological(linear, preds)
+
         def evaluate(active: str | None, batch: np.ndarray | None) -> np.ndarray:
             """Current into dst when source ``active`` emits ``batch`` and the rest emit 0."""
             b = 1 if batch is None else len(batch)
@@ -490,16 +591,12 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
             def value(k):
                 if k in memo:
                     return memo[k]
-                if k == in_name or is_neuron(k):
-                    v = batch if (k == active and batch is not None) else None
-                    v = np.zeros((b, *shapes[k])) if v is None else v.reshape(b, *shapes[k])
-                else:
-                    total = sum(value(p).reshape(b, -1) for p in preds[k])
-                    pin = shapes[preds[k][0]]
-                    v = ops[k].apply(total.reshape(b, *pin))
-                memo[k] = v
-                return v
+                v = batch if (k == active and batch is not None) else None
+                return np.zeros((b, *shapes[k])) if v is None else v.reshape(b, *shapes[k])
 
+            for k in order:                       # every linear node after its inputs
+                total = sum(value(p).reshape(b, -1) for p in preds[k])
+                memo[k] = ops[k].apply(total.reshape(b, *shapes[preds[k][0]]))
             return sum(value(p).reshape(b, -1) for p in preds[dst])
 
         offset = evaluate(None, None)[0]
@@ -531,16 +628,46 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
     return projections, new_groups
 
 
+def _topological(linear, preds) -> list[str]:
+    """The linear nodes, each after every linear node feeding it (iterative post-order)."""
+    lin, done, order = set(linear), set(), []
+    for root in linear:
+        stack = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if ready:
+                if n not in done:
+                    done.add(n)
+                    order.append(n)
+                continue
+            if n in done:
+                continue
+            stack.append((n, True))
+            stack.extend((p, False) for p in preds[n] if p in lin and p not in done)
+    return order
+
+
 def linear_between(src, dst, preds, linear) -> set[str]:
-    """Linear nodes on some path src → dst."""
-    on_path, stack = set(), [(p, ()) for p in preds[dst]]
-    while stack:
-        k, trail = stack.pop()
-        if k == src:
-            on_path.update(trail)
-        elif k in linear and k not in trail:
-            stack.extend((p, trail + (k,)) for p in preds[k])
-    return on_path
+    """Linear nodes on some path src → dst: reached backwards from dst through linear nodes,
+    and themselves reaching back to src (linear in the graph's size, whatever its paths)."""
+    lin = set(linear)
+    back, stack = set(), [p for p in preds[dst] if p in lin]
+    while stack:                               # linear nodes from which dst is reached
+        k = stack.pop()
+        if k not in back:
+            back.add(k)
+            stack.extend(p for p in preds[k] if p in lin)
+    succs: dict[str, list[str]] = {}
+    for k in back:
+        for p in preds[k]:
+            succs.setdefault(p, []).append(k)
+    fwd, stack = set(), list(succs.get(src, []))
+    while stack:                               # ... and that src reaches
+        k = stack.pop()
+        if k not in fwd:
+            fwd.add(k)
+            stack.extend(succs.get(k, []))
+    return fwd
 
 
 def _single_node(src, dst, preds, nodes, linear):
