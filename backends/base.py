@@ -22,6 +22,7 @@ REGISTRY = {
     "emulator": ("neurocc.backends.emulator", "EmulatorBackend"),
     "reference": ("neurocc.backends.reference", "ReferenceBackend"),
     "lava": ("neurocc.backends.lava", "LavaBackend"),
+    "sanafe": ("neurocc.backends.sanafe", "SanafeBackend"),
 }
 
 
