@@ -7,10 +7,12 @@
     neurocc diff PROGRAM --input X.npy [--a emulator] [--b lava] [--json]
     neurocc hw [NAME_OR_TOML] [--json]
     neurocc zoo list [--json] | zoo train NAME [--seed N] [--sweep] | zoo export NAME -o MODEL.nir
+    neurocc check BUDGETS.toml [--junit OUT.xml] [--json]
+    neurocc --version
 
-Exit status: 0 ok, 2 bad input (file, graph, options), 3 does not fit the hardware,
-1 internal error; ``diff``: 4 when the two backends differ. Errors are one line on stderr;
-no traceback for user errors.
+Exit status: 0 ok, 2 bad input (file, graph, options, budgets file), 3 does not fit the
+hardware, 1 internal error; ``diff``: 4 when the two backends differ; ``check``: 5 when a
+budget fails. Errors are one line on stderr; no traceback for user errors.
 """
 
 from __future__ import annotations
@@ -142,6 +144,45 @@ def cmd_info(a) -> int:
     return 0
 
 
+BUDGET_FAILED = 5
+"""Exit status of ``neurocc check`` when a budget fails (3 when a config does not fit)."""
+
+
+def cmd_check(a) -> int:
+    from neurocc.reports.check import (
+        failures,
+        parse_budgets,
+        render_junit,
+        render_table,
+        run_check,
+    )
+
+    if a.junit:
+        check_writable(a.junit, "the JUnit report")
+    spec = parse_budgets(a.budgets)
+    out = run_check(spec)
+    if a.junit:
+        write_atomic(a.junit, render_junit(out), "the JUnit report")
+    if a.json:
+        _json_out(out)
+    else:
+        print(render_table(out))
+        if a.junit:
+            print(f"wrote {a.junit}")
+    sys.stdout.flush()
+    bad = [c for c in out["configs"] if not c["fits"]]
+    if bad:
+        print("neurocc: error: " + "; ".join(f"{c['hw']}: {c['error']}" for c in bad),
+              file=sys.stderr)
+        return 3
+    if not out["passed"]:
+        failed = failures(out)
+        print(f"neurocc: check failed: {len(failed)} of {len(out['results'])} budget(s): "
+              + "; ".join(r["message"] for r in failed), file=sys.stderr)
+        return BUDGET_FAILED
+    return 0
+
+
 def cmd_hw(a) -> int:
     from neurocc.hw_configs import available, load_hw
 
@@ -259,9 +300,15 @@ def cmd_zoo_export(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from neurocc import __version__
+
     p = _Parser(prog="neurocc", description="Compile spiking networks (NIR) to Loihi-style "
-                "chips, emulate them bit-exactly, and estimate energy and latency.")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+                "chips, emulate them bit-exactly, and estimate energy and latency.",
+                epilog="exit status: 0 ok, 1 internal error, 2 bad input, 3 does not fit the "
+                "hardware, 4 diff: the backends differ, 5 check: a budget failed")
+    p.add_argument("--version", action="version", version=f"neurocc {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="the digits model: compile, emulate, cost")
     d.add_argument("--json", action="store_true", help="print one JSON object")
@@ -339,6 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "committed artifact")
     ze.add_argument("--seed", type=int, default=0)
     ze.set_defaults(fn=cmd_zoo_export)
+
+    k = sub.add_parser("check", help="CI guard: check accuracy, energy, latency and size "
+                       "budgets (exit 0 pass, 5 fail)",
+                       description="Compile the budgets file's model for each hw config, run "
+                       "the emulator on its inputs and check every budget. Exit status: 0 all "
+                       "pass, 5 a budget fails, 3 a config does not fit, 2 bad budgets file.")
+    k.add_argument("budgets", metavar="BUDGETS.toml", help="budgets file: model, hw, inputs, "
+                   "[budgets] (see neurocc/reports/check.py)")
+    k.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit XML report (one "
+                   "test case per budget per hw config)")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
+    k.set_defaults(fn=cmd_check)
 
     return p
 
