@@ -21,6 +21,7 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     "compile": ("neurocc.api.compile", "compile"),
+    "compare": ("neurocc.api.compare", "compare"),
     "compile_nir": ("neurocc.compiler.pipeline", "compile_nir"),
     "compile_network": ("neurocc.compiler.pipeline", "compile_network"),
     "read_nir": ("neurocc.compiler.frontend", "read_nir"),

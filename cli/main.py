@@ -73,10 +73,16 @@ def _load_input(path: str) -> np.ndarray:
     if not p.exists():
         raise InputError(f"input file '{p}' does not exist")
     try:
-        return np.load(p, allow_pickle=False)
+        x = np.load(p, allow_pickle=False)
     except Exception as e:
         raise InputError(f"cannot read input '{p}' as a .npy array ({type(e).__name__}); save "
                          "it with numpy.save, shape (steps, batch, *input_shape)") from None
+    if not isinstance(x, np.ndarray):      # np.load opens any zip archive (.npz, torch's .pt)
+        x.close()
+        raise InputError(f"input '{p}' is a zip archive (.npz, or a torch .pt file), not a .npy "
+                         "array; save the array with numpy.save, shape (steps, batch, "
+                         "*input_shape)")
+    return x
 
 
 def cmd_run(a) -> int:
@@ -130,6 +136,21 @@ def cmd_diff(a) -> int:
     else:
         print(render_diff(out))
     return 0 if out["identical"] else DIFFER
+
+
+def cmd_compare(a) -> int:
+    from neurocc.api.compare import compare, render_compare
+    from neurocc.compiler.ir import GradedInput
+
+    x = _load_input(a.input)
+    enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
+    rows = compare(a.model, a.hw, x, backend=a.backend, dt=a.dt, reset=a.reset,
+                   input_encoding=enc)
+    if a.json:
+        _json_out(rows)
+    else:
+        print(render_compare(rows))
+    return 0
 
 
 def cmd_info(a) -> int:
@@ -340,6 +361,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r.add_argument("-o", "--output", help="write output spikes and counts to this .npz")
     r.set_defaults(fn=cmd_run)
+
+    m = sub.add_parser("compare", help="one model on several hardware configs, side by side",
+                       description="Compile MODEL for every config in --hw, run the input on "
+                       "each, and print one table: fits, cores, chips, energy per inference "
+                       "(dynamic and static apart), latency and energy-delay product. "
+                       "Example: neurocc compare digits.nir --hw loihi1,loihi2 --input x.npy")
+    m.add_argument("model", help="NIR file (.nir)")
+    m.add_argument("--hw", default="loihi1,loihi2",
+                   help="configs separated by commas (default loihi1,loihi2)")
+    m.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
+    m.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4)")
+    m.add_argument("--reset", choices=RESETS, default="zero",
+                   help="reset rule the model was trained with (default zero)")
+    m.add_argument("--graded-input", type=float, metavar="MAX", default=None,
+                   help="inputs are graded values in [-MAX, MAX]")
+    m.add_argument("--backend", choices=BACKENDS, default="emulator",
+                   help="backend to run on (default emulator)")
+    m.add_argument("--json", action="store_true", help="print the rows as JSON")
+    m.set_defaults(fn=cmd_compare)
 
     i = sub.add_parser("info", help="describe a compiled program")
     i.add_argument("program")

@@ -96,11 +96,15 @@ def render_run(rep: dict) -> str:
         lines.append(f"{L['name'][:13]:<14}{L['neurons']:>9}{L['spikes_per_inference']:>12.1f}"
                      f"{L['synops_in_per_inference']:>12.1f}"
                      f"{fmt_j(L['energy_per_inference_j']):>12}")
-    lines.append(f"energy per inference {fmt_j(rep['energy_per_inference_j'])}: " + ", ".join(
-        f"{k} {fmt_j(v)}" for k, v in rep["energy_breakdown_j"].items()))
-    lines.append(f"latency per inference {fmt_s(rep['latency_per_inference_s'])} on "
-                 f"{rep['cores_used']} core(s), {rep['chips_used']} chip(s); "
-                 f"wall {rep['wall_s']:.3f} s")
+    lines.append(f"energy per inference {fmt_j(rep['energy_per_inference_j'])} = dynamic "
+                 f"{fmt_j(rep['energy_dynamic_per_inference_j'])} (" + ", ".join(
+                     f"{k} {fmt_j(v)}" for k, v in rep["energy_breakdown_j"].items()
+                     if k != "static") + f") + static "
+                 f"{fmt_j(rep['energy_static_per_inference_j'])}")
+    lat = rep["latency_breakdown_s"]
+    lines.append(f"latency per inference {fmt_s(rep['latency_per_inference_s'])} (serial upper "
+                 f"bound {fmt_s(lat['serial_upper_bound_s'])}) on {rep['cores_used']} core(s), "
+                 f"{rep['chips_used']} chip(s); wall {rep['wall_s']:.3f} s")
     sat = {L["name"]: L["saturation"] for L in rep["layers"] if L["saturation"]
            and any(L["saturation"].values())}
     if sat:

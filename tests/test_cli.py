@@ -168,3 +168,27 @@ def test_run_writes_arrays_under_the_exact_name_given(model, tmp_path):
     assert code == 0, err
     assert (tmp_path / "out.bin").exists() and not (tmp_path / "out.bin.npz").exists()
     assert "output_spike_counts" in np.load(tmp_path / "out.bin")
+
+
+def test_compare_puts_configs_side_by_side_and_says_what_does_not_fit(model, tmp_path):
+    import re
+
+    from neurocc.hw_configs import HERE
+
+    text = (HERE / "tiny.toml").read_text()
+    small = re.sub(r"(neurons_per_core\s*=\s*\{\s*value\s*=\s*)\d+", r"\g<1>2", text)
+    (tmp_path / "small.toml").write_text(small)
+    code, out, err = neurocc("compare", model / "m.nir", "--hw",
+                             f"loihi1,loihi2,{tmp_path / 'small.toml'}", "--input",
+                             model / "x.npy", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["hw"] for r in rows][:2] == ["loihi1", "loihi2"]
+    for r in rows[:2]:
+        assert r["fits"] and r["energy_j"] == pytest.approx(r["dynamic_j"] + r["static_j"])
+        assert r["edp_js"] == pytest.approx(r["energy_j"] * r["latency_s"])
+    assert rows[0]["dynamic_j"] == pytest.approx(rows[1]["dynamic_j"])  # same per-event costs
+    assert rows[0]["static_j"] != rows[1]["static_j"]
+    assert not rows[2]["fits"] and "neurons" in rows[2]["does_not_fit"]
+    code, out, err = neurocc("compare", model / "m.nir", "--input", model / "x.npy")
+    assert code == 0 and "dynamic" in out.splitlines()[0] and "loihi2" in out
