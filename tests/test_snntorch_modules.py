@@ -21,7 +21,8 @@ def torch_trains(net, x):
     """snnTorch's own forward pass, step by step: every neuron layer's spikes."""
     from snntorch import utils
 
-    layers = [m for m in net.modules() if isinstance(m, (snn.Leaky, snn.Synaptic))]
+    kinds = (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)
+    layers = [m for m in net.modules() if isinstance(m, kinds)]
     trains = {i: [] for i in range(len(layers))}
     hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: trains[i].append(
         (out[0] if isinstance(out, tuple) else out).detach().numpy().copy()))
@@ -127,10 +128,34 @@ def two_convs_dilated():
                               leaky(output=True))), (1, 8, 8)
 
 
+def rleaky_all_to_all():
+    net = nn.Sequential(nn.Linear(10, 12),
+                        snn.RLeaky(beta=0.85, linear_features=12, init_hidden=True),
+                        nn.Linear(12, 4), leaky(output=True))
+    net[1].recurrent.weight.data *= 0.5
+    return gain(net, 2.5), (10,)
+
+
+def rleaky_one_to_one_zero():
+    return gain(nn.Sequential(
+        nn.Linear(10, 8), snn.RLeaky(beta=0.8, all_to_all=False, V=0.4, init_hidden=True,
+                                     reset_mechanism="zero", reset_delay=False),
+        nn.Linear(8, 3), leaky(reset_mechanism="zero", output=True))), (10,)
+
+
+def rsynaptic_all_to_all():
+    net = nn.Sequential(nn.Linear(10, 9),
+                        snn.RSynaptic(alpha=0.5, beta=0.8, linear_features=9, init_hidden=True),
+                        nn.Linear(9, 3), leaky(output=True))
+    net[1].recurrent.weight.data *= 0.3
+    return gain(net, 2.0), (10,)
+
+
 ARCHITECTURES = [mlp_subtract, mlp_zero_three_layers, thresholds_and_no_bias,
                  conv_strided_padded, conv_groups_avgpool, conv_batchnorm_dropout_synaptic,
                  linear_batchnorm1d, synaptic_subtract, nested_blocks, integrator_beta_one,
-                 two_convs_dilated]
+                 two_convs_dilated, rleaky_all_to_all, rleaky_one_to_one_zero,
+                 rsynaptic_all_to_all]
 
 
 @pytest.mark.parametrize("make", ARCHITECTURES, ids=lambda f: f.__name__)
@@ -173,8 +198,9 @@ def test_default_leaky_gets_subtract_reset_without_being_told():
 @pytest.mark.parametrize("net, match", [
     (nn.Sequential(nn.Conv2d(1, 2, 3), leaky(), nn.MaxPool2d(2), nn.Flatten(),
                    nn.Linear(2, 2), leaky()), r"layer 2 \(MaxPool2d\): .*use AvgPool2d"),
-    (nn.Sequential(nn.Linear(4, 4), snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True)),
-     r"layer 1 \(RLeaky\): .*export_to_nir"),
+    (nn.Sequential(nn.Linear(4, 4), snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True,
+                                                reset_mechanism="zero")),
+     r"layer 1 \(RLeaky\): .*reset_delay=False"),
     (nn.Sequential(nn.Linear(4, 4), leaky(), nn.Linear(4, 2), leaky(reset_mechanism="zero")),
      r"mixes reset rules \(subtract: layers 1; zero: layers 3\)"),
     (nn.Sequential(nn.Linear(4, 2), synaptic(reset_mechanism="zero")),

@@ -13,8 +13,9 @@ The conversions are snnTorch's own (its exporter, ``dt = 1e-4``): ``beta = 1 −
 What is read (anything else is refused, naming the layer, the reason and the way out):
 ``nn.Sequential`` (nested ones are flattened) of ``Linear``, ``Conv2d``, ``AvgPool2d``,
 ``Flatten``, ``Dropout``, ``Identity``, ``BatchNorm1d``/``BatchNorm2d`` (after a Linear or
-Conv2d), ``snn.Leaky`` and ``snn.Synaptic``, with ``reset_mechanism`` "zero" or "subtract"
-(one rule for the whole model).
+Conv2d), ``snn.Leaky``, ``snn.Synaptic``, ``snn.RLeaky`` and ``snn.RSynaptic`` (the recurrent
+connection becomes a projection of the layer onto itself), with ``reset_mechanism`` "zero"
+or "subtract" (one rule for the whole model).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _check_neuron(i: int, m) -> str:
         _refuse(i, m, "reset_delay=False subtracts a threshold that then decays; neurocc's "
                 "subtractive reset is snnTorch's default (reset_delay=True: subtracted "
                 "undecayed one step later)", "train with reset_delay=True")
-    if mech == "zero" and delay and type(m).__name__ == "Synaptic":
+    if mech == "zero" and delay and type(m).__name__ in ("Synaptic", "RLeaky", "RSynaptic"):
         _refuse(i, m, "reset_mechanism='zero' with reset_delay=True holds the membrane at zero "
                 "for the step after a spike, discarding that step's current; a Loihi LIF "
                 "resets at once and integrates the next step", "train with reset_delay=False "
@@ -136,6 +137,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
     order: list[str] = []
     kinds: list[tuple[str, str]] = []
     resets: dict[str, list[int]] = {}
+    loops: list[tuple[str, str]] = []
 
     def add(name, node):
         nodes[name] = node
@@ -206,10 +208,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                         "flatten everything but the batch (Flatten())")
             add(name, nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0))
             shape = (int(np.prod(shape)),)
-        elif isinstance(m, (snn.RLeaky, snn.RSynaptic)):
-            _refuse(i, m, "recurrent snnTorch layers are not read from modules yet",
-                    "export with snntorch.export_nir.export_to_nir and pass the NIRGraph")
-        elif isinstance(m, (snn.Leaky, snn.Synaptic)):
+        elif isinstance(m, (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)):
             reset = _check_neuron(i, m)
             resets.setdefault(reset, []).append(i)
             beta = _per_neuron(i, m, "beta", m.beta, shape)
@@ -217,7 +216,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
             tau = _decay_to_tau(i, m, "beta", beta)
             r = np.where(np.isinf(tau), np.inf, tau / DT)
             zeros = np.zeros(shape)
-            if isinstance(m, snn.Synaptic):
+            if isinstance(m, (snn.Synaptic, snn.RSynaptic)):
                 alpha = _per_neuron(i, m, "alpha", m.alpha, shape)
                 tau_syn = _decay_to_tau(i, m, "alpha", alpha)
                 if np.any(np.isinf(tau_syn)):
@@ -227,6 +226,12 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                                       v_threshold=thr, w_in=tau_syn / DT))
             else:
                 add(name, nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr))
+            if isinstance(m, (snn.RLeaky, snn.RSynaptic)):
+                # the recurrent term W·spk(t−1) (+ its bias) is a projection of the layer
+                # onto itself, which the chip delays by exactly the one step snnTorch uses
+                rec = f"{name}_recurrent"
+                nodes[rec] = _recurrent(i, m, shape)
+                loops.extend([(name, rec), (rec, name)])
         else:
             _refuse(i, m, "this layer type is not read", "see the README's table of snnTorch "
                     "layers for what compiles")
@@ -247,9 +252,40 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
     # (C_in / groups) and refuses the graph; every shape here comes from torch itself, and
     # read_nir checks them again.
     grouped = any(isinstance(n, nir.Conv2d) and n.groups > 1 for n in nodes.values())
-    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(chain, chain[1:])),
-                         type_check=not grouped)
+    graph = nir.NIRGraph(nodes=nodes, edges=list(zip(chain, chain[1:])) + loops,
+                         type_check=not grouped and not loops)
     return graph, ModuleInfo(reset=next(iter(resets)), dt=DT, layers=tuple(kinds))
+
+
+def _recurrent(i: int, m, shape: tuple[int, ...]):
+    """The NIR node of an RLeaky/RSynaptic layer's recurrent connection."""
+    import nir
+    import torch
+
+    rec = m.recurrent
+    n = int(np.prod(shape))
+    if isinstance(rec, torch.nn.Linear):
+        b = _np(rec.bias) if rec.bias is not None else np.zeros(rec.out_features)
+        return nir.Affine(weight=_np(rec.weight), bias=b)
+    if isinstance(rec, torch.nn.Conv2d):
+        with torch.no_grad():
+            out = tuple(rec(torch.zeros(1, *shape)).shape[1:])
+        if out != tuple(shape):
+            _refuse(i, m, f"its recurrent Conv2d maps {shape} to {out}",
+                    "use a recurrent kernel that keeps the shape (odd kernel, same padding)")
+        b = _np(rec.bias) if rec.bias is not None else np.zeros(rec.out_channels)
+        return nir.Conv2d(input_shape=shape[1:], weight=_np(rec.weight), stride=rec.stride,
+                          padding=rec.padding, dilation=rec.dilation, groups=rec.groups, bias=b)
+    v = getattr(rec, "V", None)
+    if v is None:
+        _refuse(i, m, f"recurrent module {type(rec).__name__} is not read",
+                "use all_to_all with linear_features or conv2d_channels, or a one-to-one V")
+    if n > 4096:
+        _refuse(i, m, f"a one-to-one recurrent V on {n} neurons would be stored as an {n}×{n} "
+                "matrix", "use a layer of at most 4,096 neurons")
+    diag = np.broadcast_to(_np(torch_tensor(v)).ravel() if np.size(_np(torch_tensor(v))) > 1
+                           else _np(torch_tensor(v)).reshape(1), (n,))
+    return nir.Affine(weight=np.diag(diag), bias=np.zeros(n))
 
 
 def _pair(v) -> tuple[int, int]:
