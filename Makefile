@@ -15,7 +15,7 @@ setup: $(STAMP)
 
 # The stamp is written last, so an interrupted install is redone; it depends on the files
 # that define the environment, so changing a pin reinstalls.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
 		echo "setup: creating $(VENV) with $(PYTHON)"; \
 		rm -rf $(VENV); \
@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	fi
 	@echo "setup: installing neurocc[dev] with pinned versions (constraints.txt); torch is ~4.6 GB the first time"
 	$(PIP) install -c constraints.txt -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
-	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, neurocc'
+	@# NeuroBench 2.3.0 (the metrics neurocc must equal) pins torchaudio/tonic it does not need
+	@# for its metrics: installed without its dependencies, beside this stack.
+	$(PIP) install -c constraints.txt --no-deps neurobench==2.3.0 tqdm==4.70.1 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, sanafe, neurobench, neurocc'
 	@touch $(STAMP)
 
 demo: $(STAMP)
