@@ -23,22 +23,10 @@ def _export(net, sample):
 
 
 def _torch_trains(net, x):
-    """Run an snnTorch Sequential step by step; record every Leaky/Synaptic layer's spikes."""
-    from snntorch import utils
+    """snnTorch's own forward pass, step by step: every neuron layer's spikes."""
+    from test_snntorch_modules import torch_trains
 
-    trains, hooks = {}, []
-    neurons = [m for m in net if isinstance(m, (snn.Leaky, snn.Synaptic))]
-    for i, m in enumerate(neurons):
-        hooks.append(m.register_forward_hook(
-            lambda mod, inp, out, i=i: trains.setdefault(i, []).append(
-                (out[0] if isinstance(out, tuple) else out).detach().numpy().copy())))
-    utils.reset(net)
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            net(torch.as_tensor(x[t], dtype=torch.float32))
-    for h in hooks:
-        h.remove()
-    return [np.stack(trains[i]) for i in range(len(neurons))]
+    return torch_trains(net, x)
 
 
 def _leaky(shape, beta, reset):

@@ -425,29 +425,6 @@ def read_nir(source) -> Network:
                             "break it; a recurrent loop needs a neuron node")
                     stack.append((p, False))
         return shapes[k]
-        if k in stack:
-            raise FrontendError(f"node '{k}' is on a loop of linear nodes with no neuron to "
-                                "break it; a recurrent loop needs a neuron node")
-        ps = preds[k]
-        if not ps:
-            raise FrontendError(f"node '{k}' ({type(nodes[k]).__name__}) has no input edge")
-        in_shapes = {shape_of(p, stack + (k,)) for p in ps}
-        if len({int(np.prod(s)) for s in in_shapes}) > 1 or len(in_shapes) > 1:
-            raise FrontendError(
-                f"node '{k}' ({type(nodes[k]).__name__}): its inputs have different shapes "
-                + ", ".join(str(s) for s in sorted(in_shapes)))
-        sin = next(iter(in_shapes))
-        op = LINEAR_NODES[type(nodes[k]).__name__](nodes[k], sin)
-        try:
-            out = op.apply(np.zeros((1, *sin)))
-        except ValueError as e:
-            raise FrontendError(
-                f"node '{k}' ({type(nodes[k]).__name__}): cannot take input of shape "
-                f"{tuple(sin)} from node '{ps[0]}' ({e})") from None
-        _check_declared(nodes[k], k, sin)
-        ops[k] = op
-        shapes[k] = tuple(out.shape[1:])
-        return shapes[k]
 
     for k in sorted(nodes):
         if (not is_neuron(k) or k in unsized) and k != in_name:
