@@ -35,9 +35,10 @@ class RunResult:
     @property
     def output_spike_counts(self) -> np.ndarray:
         """``(B, n_out)``: spikes of every spiking output neuron over the run (outputs
-        concatenated in program order)."""
-        parts = [self.outputs[o].sum(axis=0) for o in self.program.outputs
-                 if self.program.group(o).spiking]
+        concatenated in the model's order; a layer split into sub-populations is counted
+        in its neurons' original order)."""
+        parts = [self.outputs[o].sum(axis=0) for o, spiking in output_layers(self.program)
+                 if spiking]
         return np.concatenate(parts, axis=1) if parts else np.zeros((self.batch, 0))
 
     @cached_property
@@ -72,8 +73,38 @@ class RunResult:
 
     @property
     def output_membranes(self) -> dict:
-        return {o: self.outputs[o] for o in self.program.outputs
-                if not self.program.group(o).spiking}
+        return {o: self.outputs[o] for o, spiking in output_layers(self.program)
+                if not spiking}
+
+
+def output_layers(program) -> list[tuple[str, bool]]:
+    """The model's output layers in order, ``(name, spiking)``: a layer the compiler split
+    into sub-populations (``compiler/passes/subpopulations.py``) appears once, by its own
+    name."""
+    split = program.network.meta.get("subpopulations", {})
+    part_of = {n: g for g, ps in split.items() for n, _ in ps}
+    out, seen = [], set()
+    for o in program.outputs:
+        name = part_of.get(o, o)
+        if name not in seen:
+            seen.add(name)
+            out.append((name, program.group(o).spiking))
+    return out
+
+
+def _reassemble(program, outputs: dict) -> dict:
+    """Output arrays of split layers put back together in their neurons' original order."""
+    split = program.network.meta.get("subpopulations", {})
+    for g, ps in split.items():
+        if not any(n in outputs for n, _ in ps):
+            continue
+        first = outputs[ps[0][0]]
+        n = sum(len(idx) for _, idx in ps)
+        whole = np.zeros((*first.shape[:2], n), dtype=first.dtype)
+        for name, idx in ps:
+            whole[:, :, np.asarray(idx, dtype=np.int64)] = outputs.pop(name)
+        outputs[g] = whole
+    return outputs
 
 
 def encode_input(program, x: np.ndarray) -> np.ndarray:
@@ -160,6 +191,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         else:
             v = trace.v[o][d:d + steps].astype(np.float64)
             outputs[o] = v / g.v_scale[None, None, :] if trace.fixed_point else v
+    outputs = _reassemble(program, outputs)
     counter = ActivityCounter(program, batch)
     names = [g.name for g in program.groups]
     live = trace.liveness(names)

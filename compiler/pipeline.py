@@ -20,13 +20,17 @@ from neurocc.compiler.passes.discretize import Discretize
 from neurocc.compiler.passes.partition import Partition
 from neurocc.compiler.passes.place import Place
 from neurocc.compiler.passes.route import Route
+from neurocc.compiler.passes.subpopulations import SplitDecays
 from neurocc.compiler.targets import get_target
 from neurocc.hw_configs import HardwareSpec, load_hw
 
 
 def default_pipeline(hw: HardwareSpec, options: CompileOptions) -> Pipeline:
     """The passes ``compile_network`` runs, in order."""
+    decay_bits = getattr(hw.numerics, "decay_bits", None)
+    split = (SplitDecays(options.dt, decay_bits),) if decay_bits else ()
     return Pipeline((
+        *split,
         Discretize(options.dt),
         get_target(hw.target).lowering(hw, options),
         Partition(hw),

@@ -8,7 +8,7 @@ import nir
 import numpy as np
 import pytest
 
-from neurocc.api.errors import InputError, NeuroccError, QuantizationError, UnsupportedError
+from neurocc.api.errors import InputError, NeuroccError, QuantizationError
 from neurocc.backends import run
 from neurocc.compiler.ir import GradedInput
 from neurocc.compiler.pipeline import compile_nir
@@ -82,10 +82,13 @@ def test_per_neuron_thresholds_are_normalised_exactly():
     assert counts_agreement(a, b)["relative_l1"] < 0.05
 
 
-def test_layer_with_several_time_constants_is_refused():
-    with pytest.raises(UnsupportedError, match=r"layer 'lif' \(NIR node 'lif'\): 2 different "
-                                               "membrane time constant values"):
-        compile_nir(dense_graph(taus=[1e-3, 2e-3, 1e-3]), hw="loihi2")
+def test_layer_with_several_time_constants_becomes_subpopulations():
+    prog = compile_nir(dense_graph(taus=[1e-3, 2e-3, 1e-3]), hw="loihi2")
+    split = prog.network.meta["subpopulations"]["lif"]
+    assert [idx for _, idx in split] == [[1], [0, 2]]      # dv 205 and 410
+    assert sorted(g.dv for g in prog.groups) == [205, 410]
+    x = (np.random.default_rng(0).random((20, 4, 8)) < 0.5).astype(np.uint8)
+    assert run(prog, x).output_spike_counts.shape == (4, 3)
 
 
 def test_time_constant_below_dt_is_refused():

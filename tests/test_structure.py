@@ -41,10 +41,11 @@ def test_passes_share_one_interface_and_fill_the_state_in_order():
         seen.append((p.name, filled))
 
     prog = compile_network(net, "loihi2", callback=callback)
-    assert [name for name, _ in seen] == ["discretize", "quantize", "partition", "place",
-                                          "route"]
-    assert seen[0][1] == ["discrete"]
-    assert seen[1][1] == ["lowered"]          # the lowering drops the discretized copy
+    assert [name for name, _ in seen] == ["subpopulations", "discretize", "quantize",
+                                          "partition", "place", "route"]
+    assert seen[0][1] == []                   # it rewrites the network only
+    assert seen[1][1] == ["discrete"]
+    assert seen[2][1] == ["lowered"]          # the lowering drops the discretized copy
     assert seen[-1][1] == ["lowered", "partition", "placement", "routes"]
     assert prog.target == "loihi" and get_target("loihi").program_type is type(prog)
 
