@@ -151,11 +151,24 @@ def rsynaptic_all_to_all():
     return gain(net, 2.0), (10,)
 
 
+def conv_maxpool():
+    return gain(nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), leaky(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(3 * 4 * 4, 5), leaky(output=True))), \
+        (1, 8, 8)
+
+
+def conv_maxpool_strided_padded_zero():
+    return gain(nn.Sequential(nn.Conv2d(2, 2, 3), leaky(reset_mechanism="zero"),
+                              nn.MaxPool2d(3, stride=2, padding=1), nn.Flatten(),
+                              nn.Linear(2 * 3 * 3, 4), leaky(reset_mechanism="zero",
+                                                             output=True))), (2, 7, 7)
+
+
 ARCHITECTURES = [mlp_subtract, mlp_zero_three_layers, thresholds_and_no_bias,
                  conv_strided_padded, conv_groups_avgpool, conv_batchnorm_dropout_synaptic,
                  linear_batchnorm1d, synaptic_subtract, nested_blocks, integrator_beta_one,
                  two_convs_dilated, rleaky_all_to_all, rleaky_one_to_one_zero,
-                 rsynaptic_all_to_all]
+                 rsynaptic_all_to_all, conv_maxpool, conv_maxpool_strided_padded_zero]
 
 
 @pytest.mark.parametrize("make", ARCHITECTURES, ids=lambda f: f.__name__)
@@ -168,7 +181,8 @@ def test_module_compiles_and_matches_snntorch_spike_for_spike(make):
     want = torch_trains(net, x)
     ref = prog.run(x, backend="reference")
     depths = hop_depths(prog.network)
-    groups = sorted(depths, key=depths.get)
+    # MaxPool2d adds an OR population of its own (no snnTorch neuron layer to compare it to)
+    groups = [g for g in sorted(depths, key=depths.get) if not g.endswith("_or")]
     assert len(groups) == len(want)
     assert sum(w.sum() for w in want) > 30, "the test must produce activity"
     for g, w in zip(groups, want):
@@ -196,8 +210,8 @@ def test_default_leaky_gets_subtract_reset_without_being_told():
 
 
 @pytest.mark.parametrize("net, match", [
-    (nn.Sequential(nn.Conv2d(1, 2, 3), leaky(), nn.MaxPool2d(2), nn.Flatten(),
-                   nn.Linear(2, 2), leaky()), r"layer 2 \(MaxPool2d\): .*use AvgPool2d"),
+    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), leaky()),
+     r"layer 1 \(MaxPool2d\): .*pools non-spike values.*AvgPool2d"),
     (nn.Sequential(nn.Linear(4, 4), snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True,
                                                 reset_mechanism="zero")),
      r"layer 1 \(RLeaky\): .*reset_delay=False"),

@@ -15,7 +15,8 @@ What is read (anything else is refused, naming the layer, the reason and the way
 ``Flatten``, ``Dropout``, ``Identity``, ``BatchNorm1d``/``BatchNorm2d`` (after a Linear or
 Conv2d), ``snn.Leaky``, ``snn.Synaptic``, ``snn.RLeaky`` and ``snn.RSynaptic`` (the recurrent
 connection becomes a projection of the layer onto itself), with ``reset_mechanism`` "zero"
-or "subtract" (one rule for the whole model).
+or "subtract" (one rule for the whole model); ``MaxPool2d`` right after a neuron layer becomes an OR
+population (see ``module_to_nir``).
 """
 
 from __future__ import annotations
@@ -200,8 +201,31 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
             with torch.no_grad():
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
         elif isinstance(m, torch.nn.MaxPool2d):
-            _refuse(i, m, "max pooling has no synaptic equivalent on a Loihi core (a max is "
-                    "not a weighted sum)", "use AvgPool2d, or a strided Conv2d")
+            # Over binary spikes a max is an OR: a population of memoryless neurons (tau = dt,
+            # threshold 0.25), each fed with weight 1 by its window (a depthwise conv of ones),
+            # fires exactly when one of its inputs did. It costs one more population and one
+            # more step of latency; the hop-depth shift absorbs the step, so the spikes equal
+            # snnTorch's max pool (threshold 0.25, not 0.5: under subtractive reset a neuron that
+            # spiked holds v = I − 0.25 the next step, still above it). Over anything but
+            # spikes it would not be a max.
+            prev = nodes.get(order[-1]) if order else None
+            if not isinstance(prev, (nir.LIF, nir.CubaLIF)):
+                _refuse(i, m, "max pooling is built from spiking neurons as an OR over binary "
+                        "spikes, and this one pools non-spike values",
+                        "put MaxPool2d right after a Leaky or Synaptic layer, or use AvgPool2d")
+            if m.ceil_mode or m.return_indices or _pair(m.dilation) != (1, 1) or len(shape) != 3:
+                _refuse(i, m, "ceil_mode, return_indices, dilation or a non-(C, H, W) input",
+                        "use MaxPool2d(kernel, stride, padding) after a conv layer")
+            channels = shape[0]
+            k, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+            add(name, nir.Conv2d(input_shape=shape[1:], weight=np.ones((channels, 1, *k)),
+                                 stride=stride, padding=_pair(m.padding), dilation=(1, 1),
+                                 groups=channels, bias=np.zeros(channels)))
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
+            add(f"{name}_or", nir.LIF(tau=np.full(shape, DT), r=np.ones(shape),
+                                      v_leak=np.zeros(shape), v_threshold=np.full(shape, 0.25)))
+
         elif isinstance(m, torch.nn.Flatten):
             if m.start_dim != 1 or m.end_dim != -1:
                 _refuse(i, m, f"start_dim={m.start_dim}, end_dim={m.end_dim}",
