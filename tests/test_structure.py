@@ -97,3 +97,16 @@ def test_test_helpers_are_not_shipped():
     assert not (ROOT / "synth.py").exists() and (ROOT / "tests" / "synth.py").exists()
     packages = re.search(r"packages = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.S)[1]
     assert "tests" not in packages and "neurocc.cost" in packages
+
+
+def test_every_package_directory_is_listed_for_the_wheel():
+    """The package root is the repository root, so setuptools finds nothing by itself: a
+    directory missing from pyproject's list would be missing from an installed neurocc."""
+    listed = set(re.findall(r'"(neurocc(?:\.[\w.]+)?)"',
+                            re.search(r"packages = \[(.*?)\]", (ROOT / "pyproject.toml")
+                                      .read_text(), re.S)[1]))
+    found = {"neurocc"} | {"neurocc." + ".".join(p.parent.relative_to(ROOT).parts)
+                           for p in ROOT.rglob("__init__.py")
+                           if p.parent != ROOT and not {".venv", "tests", "build"}
+                           & set(p.relative_to(ROOT).parts)}
+    assert found == listed, (found - listed, listed - found)
