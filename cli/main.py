@@ -2,12 +2,16 @@
 
     neurocc demo [--json] [--retrain] [--hw NAME]
     neurocc compile MODEL.nir --hw NAME_OR_TOML [--dt SECONDS] [--reset zero|subtract] -o PROGRAM
-    neurocc run PROGRAM --input X.npy [--backend emulator|lava|reference] [--json] [-o OUT.npz]
+    neurocc run PROGRAM --input X.npy [--backend emulator|lava|reference|sanafe] [--json]
+                [-o OUT.npz]
     neurocc info PROGRAM [--json]
     neurocc diff PROGRAM --input X.npy [--a emulator] [--b lava] [--json]
     neurocc hw [NAME_OR_TOML] [--json]
     neurocc zoo list [--json] | zoo train NAME [--seed N] [--sweep] | zoo export NAME -o MODEL.nir
     neurocc check BUDGETS.toml [--junit OUT.xml] [--json]
+    neurocc compare MODEL.nir --hw A,B --input X.npy [--json]
+    neurocc report PROGRAM --input X.npy [--labels Y.npy] [--backend emulator] -o REPORT.html
+                   [--png DIR]
     neurocc --version
 
 Exit status: 0 ok, 2 bad input (file, graph, options, budgets file), 3 does not fit the
@@ -30,6 +34,7 @@ from neurocc.api.files import check_writable, write_atomic
 from neurocc.api.jsonable import jsonable
 from neurocc.backends.base import REGISTRY as _BACKENDS
 from neurocc.compiler.passes.base import RESETS
+from neurocc.reports.html import add_parser as add_report_parser
 
 BACKENDS = tuple(_BACKENDS)
 
@@ -438,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "test case per budget per hw config)")
     k.add_argument("--json", action="store_true", help="print one JSON object")
     k.set_defaults(fn=cmd_check)
+
+    add_report_parser(sub)
 
     return p
 
