@@ -12,11 +12,10 @@ DEFAULT_DT = 1e-4
 
 
 def _is_torch_module(model) -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return isinstance(model, torch.nn.Module)
+    import sys
+
+    torch = sys.modules.get("torch")     # a module exists only if torch was imported:
+    return torch is not None and isinstance(model, torch.nn.Module)  # never import it here
 
 
 def compile(model, hw="loihi2", *, sample=None, dt: float | None = None,

@@ -54,6 +54,21 @@ def _json_out(obj) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _pass_progress():
+    """A compile callback printing each pass and its time on stderr (terminals only)."""
+    import time
+
+    clock = [time.perf_counter(), True]
+
+    def done(p, state):
+        now = time.perf_counter()
+        label = f"read + {p.name}" if clock[1] else p.name
+        print(f"compile: {label:<22} {now - clock[0]:7.2f} s", file=sys.stderr, flush=True)
+        clock[0], clock[1] = now, False
+
+    return done
+
+
 def cmd_compile(a) -> int:
     import neurocc
     from neurocc.compiler.ir import GradedInput
@@ -61,7 +76,9 @@ def cmd_compile(a) -> int:
 
     check_writable(a.output, "the program")
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
-    prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc)
+    show = not a.quiet and sys.stderr.isatty()
+    prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
+                           callback=_pass_progress() if show else None)
     prog.save(a.output)
     summary = prog.info(detail=False)
     summary["program"] = str(a.output)
@@ -353,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inputs are graded values in [-MAX, MAX] (graded spikes) instead of 0/1")
     c.add_argument("-o", "--output", required=True, help="program file to write")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--quiet", action="store_true",
+                   help="no per-pass progress on stderr (shown only on a terminal)")
     c.set_defaults(fn=cmd_compile)
 
     r = sub.add_parser("run", help="run a program on an input array")

@@ -13,7 +13,9 @@ from neurocc.compiler.pipeline import compile_nir
 from neurocc.backends import run
 from neurocc.reports.run import run_report
 from neurocc.reports.summary import program_summary
+import neurocc
 prog = compile_nir({str(NIR)!r}, hw="loihi1")
+assert neurocc.compile({str(NIR)!r}, hw="loihi2").run(np.zeros((3, 1, 1, 8, 8))).energy_j > 0
 x = (np.random.default_rng(0).random((8, 4, 1, 8, 8)) < 0.3).astype(np.uint8)
 rep = run_report(run(prog, x))
 program_summary(prog, detail=True)
