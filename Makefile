@@ -22,7 +22,10 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 		$(PYTHON) -m venv $(VENV) || { echo "setup: needs Python 3.10 as '$(PYTHON)' (lava-nc 0.10 does not import on 3.11); try 'pyenv install 3.10'" >&2; exit 2; }; \
 	fi
 	@echo "setup: installing neurocc[dev] with pinned versions (constraints.txt); torch is ~4.6 GB the first time"
-	$(PIP) install -c constraints.txt -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+	@# Not quiet: the first setup downloads several GB, and says what (lines already satisfied
+	@# are dropped).
+	$(PY) -m pip --disable-pip-version-check install -c constraints.txt -e '.[dev]' 2>&1 \
+		| { grep -v -e "^WARNING: Location 'file:" -e "^Requirement already satisfied" || true; }
 	@# NeuroBench 2.3.0 (the metrics neurocc must equal) pins torchaudio/tonic it does not need
 	@# for its metrics: installed without its dependencies, beside this stack.
 	$(PIP) install -c constraints.txt --no-deps neurobench==2.3.0 tqdm==4.70.1 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
