@@ -13,8 +13,12 @@ FLOAT64_EXACT = 2**53
 
 
 def pair(v) -> tuple[int, int]:
-    """``3`` or ``[3]`` or ``(3, 3)`` → ``(3, 3)``."""
-    a = np.atleast_1d(np.asarray(v)).astype(int).ravel()
+    """``3`` or ``[3]`` or ``(3, 3)`` → ``(3, 3)``; anything but one or two whole numbers is
+    a ``ValueError``."""
+    a = np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
+    if a.size not in (1, 2) or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+        raise ValueError(f"{v!r} is not one or two whole numbers")
+    a = a.astype(np.int64)
     if a.size == 1:
         return (int(a[0]), int(a[0]))
     return (int(a[0]), int(a[1]))
