@@ -44,11 +44,16 @@ def gemm_flops(n: int = 1024, repeats: int = 5) -> float:
 
 def dense_macs(prog, batch: int, steps: int) -> float:
     """Multiply-accumulates of the emulator's synapse phase if every synapse is computed
-    (what it does: dense matmuls and im2col convolutions over all inputs, every step)."""
+    (what it does: dense matmuls — small convs as their explicit matrix — and im2col
+    convolutions over all inputs, every step)."""
+    from neurocc.backends.emulator.engine import SMALL_CONV
+
     total = 0
     for p in prog.projections:
         c = p.conn
-        if isinstance(c, Conv):
+        if isinstance(c, Conv) and c.shape[0] * c.shape[1] <= SMALL_CONV:
+            total += c.shape[0] * c.shape[1]
+        elif isinstance(c, Conv):
             total += int(np.prod(c.out_shape)) * int(np.prod(c.weight.shape[1:]))
         elif isinstance(c, Sparse):
             total += c.shape[0] * c.n_pre if c.shape[0] * c.n_pre <= 2**24 else c.data.size
