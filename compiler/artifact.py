@@ -58,7 +58,9 @@ def save(program, path: str | Path) -> Path:
                 (f"{k}.npy", _npy_bytes(arrays[k])) for k in sorted(arrays)]:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, data)
+            # level 1: the default (6) took twice as long for files 3 % smaller (a 4000 x
+            # 4000 Affine: 10.3 s against 5.0 s to save, 144 against 148 MB)
+            z.writestr(info, data, compresslevel=1)
     return write_atomic(path, buf.getvalue(), "the program")
 
 
