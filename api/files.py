@@ -7,7 +7,29 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from neurocc.api.errors import InputError
+
+
+def load_array(path: str | Path, what: str = "input") -> np.ndarray:
+    """A ``.npy`` array from ``path`` (never unpickling), or one ``InputError`` naming the
+    file and the problem: missing, unreadable, or a zip archive (``.npz``, torch's ``.pt``)
+    that ``np.load`` would otherwise open lazily."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} file '{p}' does not exist")
+    shape = ", shape (steps, batch, *input_shape)" if what.startswith("input") else ""
+    try:
+        x = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"cannot read {what} '{p}' as a .npy array ({type(e).__name__}); "
+                         f"save it with numpy.save{shape}") from None
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise InputError(f"{what} '{p}' is a zip archive (.npz, or a torch .pt file), not a "
+                         f".npy array; save the array with numpy.save{shape}")
+    return x
 
 
 def check_writable(path: str | Path, what: str) -> Path:
@@ -51,4 +73,4 @@ def write_atomic(path: str | Path, data: bytes, what: str) -> Path:
     return p
 
 
-__all__ = ["check_writable", "write_atomic"]
+__all__ = ["check_writable", "load_array", "write_atomic"]

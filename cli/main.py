@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from neurocc.api.errors import InputError, NeuroccError
-from neurocc.api.files import check_writable, write_atomic
+from neurocc.api.errors import NeuroccError
+from neurocc.api.files import check_writable, load_array, write_atomic
 from neurocc.api.jsonable import jsonable
 from neurocc.backends.base import REGISTRY as _BACKENDS
 from neurocc.compiler.passes.base import RESETS
@@ -90,23 +90,6 @@ def cmd_compile(a) -> int:
     return 0
 
 
-def _load_input(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"input file '{p}' does not exist")
-    try:
-        x = np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise InputError(f"cannot read input '{p}' as a .npy array ({type(e).__name__}); save "
-                         "it with numpy.save, shape (steps, batch, *input_shape)") from None
-    if not isinstance(x, np.ndarray):      # np.load opens any zip archive (.npz, torch's .pt)
-        x.close()
-        raise InputError(f"input '{p}' is a zip archive (.npz, or a torch .pt file), not a .npy "
-                         "array; save the array with numpy.save, shape (steps, batch, "
-                         "*input_shape)")
-    return x
-
-
 def cmd_run(a) -> int:
     from neurocc.compiler.artifact import load
     from neurocc.reports.run import render_run
@@ -114,7 +97,7 @@ def cmd_run(a) -> int:
     if a.output:
         check_writable(a.output, "the run's arrays")
     prog = load(a.program)
-    x = _load_input(a.input)
+    x = load_array(a.input)
     options = {}
     if a.backend == "lava":
         options = {"on_chip": a.on_chip, "timeout_s": a.timeout}
@@ -149,7 +132,7 @@ def cmd_diff(a) -> int:
     from neurocc.compiler.artifact import load
 
     prog = load(a.program)
-    x = _load_input(a.input)
+    x = load_array(a.input)
     opts = {n: ({"timeout_s": a.timeout} if n == "lava" else {}) for n in (a.a, a.b)}
     out = diff(prog, x, a.a, a.b, drain=not a.no_drain, options_a=opts[a.a],
                options_b=opts[a.b])
@@ -164,7 +147,7 @@ def cmd_compare(a) -> int:
     from neurocc.api.compare import compare, render_compare
     from neurocc.compiler.ir import GradedInput
 
-    x = _load_input(a.input)
+    x = load_array(a.input)
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
     rows = compare(a.model, a.hw, x, backend=a.backend, dt=a.dt, reset=a.reset,
                    input_encoding=enc)

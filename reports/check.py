@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.api.errors import ConfigError, InputError, NeuroccError, ResourceError
+from neurocc.api.files import load_array
 
 PASSED, FAILED, NOT_FIT = 0, 5, 3
 """Exit status of ``neurocc check``: every budget passed; a budget failed; a hardware
@@ -293,14 +294,6 @@ def parse_budgets(path: str | Path) -> CheckSpec:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _load_npy(path: Path, what: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise InputError(f"cannot read {what} '{path}' as a .npy array ({type(e).__name__}); "
-                         "save it with numpy.save") from None
-
-
 def _data(spec: CheckSpec):
     """``(x, targets)`` of the check, cut to ``samples``; targets may be ``None``."""
     targets = None
@@ -309,12 +302,12 @@ def _data(spec: CheckSpec):
 
         x, targets = zoo.get(spec.model).test_inputs()
     else:
-        x = _load_npy(spec.inputs, "inputs")
+        x = load_array(spec.inputs, "inputs")
         if x.ndim < 2:
             raise InputError(f"inputs '{spec.inputs}' have shape {x.shape}; expected (steps, "
                              "batch, *input_shape)")
         if spec.labels is not None:
-            targets = _load_npy(spec.labels, "labels")
+            targets = load_array(spec.labels, "labels")
             if spec.zoo is False and (targets.ndim != 1
                                       or not np.issubdtype(targets.dtype, np.integer)):
                 raise InputError(f"labels '{spec.labels}' must be a 1-D array of class indices, "

@@ -975,20 +975,9 @@ def add_parser(subparsers):
     return r
 
 
-def _load_npy(path: str, what: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} file '{p}' does not exist")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as e:
-        raise InputError(f"cannot read {what} '{p}' as a .npy array ({type(e).__name__}); "
-                         "save it with numpy.save (no object arrays)") from None
-
-
 def cmd_report(args) -> int:
     """``neurocc report``: check the destinations, run, write the HTML (and figures)."""
-    from neurocc.api.files import check_writable, write_atomic
+    from neurocc.api.files import check_writable, load_array, write_atomic
     from neurocc.compiler.artifact import load
 
     check_writable(args.output, "the HTML report")
@@ -1001,8 +990,8 @@ def cmd_report(args) -> int:
         if not os.access(d, os.W_OK):
             raise InputError(f"cannot write figures to '{png}': directory is not writable")
     prog = load(args.program)
-    x = _load_npy(args.input, "input")
-    labels = _load_npy(args.labels, "labels") if args.labels else None
+    x = load_array(args.input, "input")
+    labels = load_array(args.labels, "labels") if args.labels else None
     data = build_report(prog, x, labels=labels, backend=args.backend)
     write_atomic(args.output, render_html(data).encode("utf-8"), "the HTML report")
     print(f"wrote {args.output}")
