@@ -96,9 +96,9 @@ def _rows_cols(conn, rows: np.ndarray | None, cols: np.ndarray | None):
     indptr, indices, data = conn.indptr, conn.indices, conn.data
     r = np.arange(conn.shape[0]) if rows is None else rows
     counts = indptr[r + 1] - indptr[r]
-    take = np.concatenate([np.arange(indptr[i], indptr[i + 1]) for i in r]) if len(r) else \
-        np.zeros(0, dtype=np.int64)
     row_of = np.repeat(np.arange(len(r)), counts)
+    # the stored synapses of rows r, in order: each row's start plus its offset within it
+    take = indptr[r][row_of] + np.arange(len(row_of)) - (np.cumsum(counts) - counts)[row_of]
     idx, vals = indices[take], data[take]
     n_pre = conn.n_pre
     if cols is not None:
