@@ -44,7 +44,7 @@ from neurocc.backends.base import Trace
 from neurocc.compiler.ir.connectivity import Conv
 from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.compiler.ir.graph import INPUT
-from neurocc.compiler.targets.loihi.numerics import bias_value
+from neurocc.compiler.targets.loihi.numerics import LoihiNumerics, bias_value
 
 SANAFE_VERSION = importlib.metadata.version("sanafe")
 if not SANAFE_VERSION.startswith("2.2."):
@@ -55,6 +55,9 @@ TILE_MESH = (8, 4)        # loihi.yaml: mesh width 8, height 4
 CORES_PER_TILE = 4
 UNITS_PER_CORE = 1024     # loihi.yaml: max_neurons_supported, and loihi_inputs[0..1023]
 NEVER = 1e30              # a threshold nothing reaches
+P = float(1 << LoihiNumerics.ACT_SHIFT)
+"""Lava's integers per SANA-FE potential unit: inputs and thresholds are aligned by 6 bits
+(``a_in << 6``, ``vth << 6``), so SANA-FE's ``P = v / 64``."""
 
 
 class SanafeUnsupported(NeuroccError):
@@ -120,7 +123,7 @@ def check(program) -> None:
         neg[p.dst] += np.clip(w, None, 0).sum(axis=1)
     for g in program.groups:
         hi, lo = float(pos[g.name].max(initial=0)), float(neg[g.name].min(initial=0))
-        if hi * 64 > smax or lo * 64 <= -smax:
+        if hi * P > smax or lo * P <= -smax:
             _refuse(f"layer '{g.name}' (NIR '{g.nir_node}')",
                     f"its worst-case input ({lo:g}..{hi:g}) can wrap the {num.state_bits}-bit "
                     "current, and SANA-FE does not wrap")
@@ -180,7 +183,7 @@ class SanafeBackend:
             per_core[int(c)] = per_core.get(int(c), 0) + int(b - a)
         arch, raised = _arch(max(per_core.values(), default=0), n_in)
         net = sanafe.Network()
-        lim = (num.state_max - 1) / 64.0
+        lim = (num.state_max - 1) / P
         normal, hold = {}, {}
         groups = {}
         for g in program.groups:
@@ -201,7 +204,7 @@ class SanafeBackend:
                 default_dendrite_hw_name="loihi_dendrites", log_potential=True,
                 log_spikes=True)
             neurons = list(grp)
-            bias = bias_value(g.bias_mant, g.bias_exp) / 64.0
+            bias = bias_value(g.bias_mant, g.bias_exp) / P
             for i in np.flatnonzero(bias):
                 neurons[i].set_attributes(model_attributes={"bias": float(bias[i])})
             groups[g.name] = (grp, neurons)
@@ -288,8 +291,8 @@ class SanafeBackend:
                     name = by_sname.get(a.group_name)
                     if name is not None:
                         spikes[name][t, b, a.neuron_offset] = True
-            pv = np.asarray(pot, dtype=np.float64).reshape(steps, -1) * 64.0
-            pu = (np.asarray(utr, dtype=np.float64).reshape(steps, -1) * 64.0
+            pv = np.asarray(pot, dtype=np.float64).reshape(steps, -1) * P
+            pu = (np.asarray(utr, dtype=np.float64).reshape(steps, -1) * P
                   if record_state else None)
             off = 0
             for s in order:
