@@ -197,21 +197,17 @@ class _Graph:
         self.shape.update({grp.name: tuple(grp.shape) for grp in net.groups})
         self.ops = {}
         self._fan: dict = {}
-        self._infer_shapes()
+        self._infer_shapes(net)
         self.dense_ops_per_sample = {k: self._dense_ops(k) for k in self.connections}
 
-    def _infer_shapes(self):
-        def shape_of(k):
-            if k not in self.shape:
-                sin = shape_of(self.preds[k][0])
-                op = self.linear_nodes[self.types[k]](self.nodes[k], sin)
-                self.ops[k] = op
-                self.shape[k] = tuple(op.apply(np.zeros((1, *sin))).shape[1:])
-            return self.shape[k]
-
+    def _infer_shapes(self, net):
+        """The node shapes read_nir inferred; linear nodes' ops built from them, each from
+        its first input's shape (no recursion: chains of any length)."""
+        self.shape.update({k: tuple(v) for k, v in net.meta["node_shapes"].items()})
         for k in self.nodes:
-            if k not in self.neurons and self.types[k] != "Output":
-                shape_of(k)
+            if k not in self.neurons and k != self.input and self.types[k] != "Output":
+                self.ops[k] = self.linear_nodes[self.types[k]](
+                    self.nodes[k], self.shape[self.preds[k][0]])
 
     def sources_needed(self) -> set[str]:
         """The Input and neuron nodes whose outputs reach a connection layer's input."""

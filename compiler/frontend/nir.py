@@ -455,7 +455,10 @@ def read_nir(source) -> Network:
     return Network(
         input_shape=in_shape, groups=tuple(groups[k] for k in sorted(groups)),
         projections=tuple(projections), outputs=tuple(out_groups), input_name=in_name,
-        meta={"source": label},
+        # every node's output shape, for tools that walk the NIR graph itself (NeuroBench's
+        # layer-by-layer counts, cost/neurobench.py) without inferring them again
+        meta={"source": label,
+              "node_shapes": {k: [int(d) for d in v] for k, v in sorted(shapes.items())}},
     )
 
 
