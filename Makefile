@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	@# NeuroBench 2.3.0 (the metrics neurocc must equal) pins torchaudio/tonic it does not need
 	@# for its metrics: installed without its dependencies, beside this stack.
 	$(PIP) install -c constraints.txt --no-deps neurobench==2.3.0 tqdm==4.70.1 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
-	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, sanafe, neurobench, neurocc'
+	$(PY) -c 'import numpy, nir, h5py, lava.magma, snntorch, torch, sklearn, hypothesis, sanafe, neurobench, numba, distributed, neurocc'
 	@touch $(STAMP)
 
 demo: $(STAMP)

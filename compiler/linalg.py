@@ -48,16 +48,17 @@ def _im2col(x: np.ndarray, kh: int, kw: int, stride, padding, dilation) -> np.nd
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, stride=(1, 1), padding=(0, 0),
-           dilation=(1, 1), groups: int = 1) -> np.ndarray:
+           dilation=(1, 1), groups: int = 1, dtype=np.float64) -> np.ndarray:
     """Cross-correlation of ``x`` ``(B, C_in, H, W)`` with ``weight``
-    ``(C_out, C_in // groups, kH, kW)`` → ``(B, C_out, H_out, W_out)`` (float64)."""
-    x = np.asarray(x, dtype=np.float64)
+    ``(C_out, C_in // groups, kH, kW)`` → ``(B, C_out, H_out, W_out)``, computed in
+    ``dtype`` (float64 by default; float32 is exact for integer sums below 2^24)."""
+    x = np.asarray(x, dtype=dtype)
     b, c_in, h, w = x.shape
     c_out, cpg, kh, kw = weight.shape
     ho, wo = conv_out_hw((h, w), (kh, kw), stride, padding, dilation)
     cols = _im2col(x, kh, kw, stride, padding, dilation)            # (B, C_in, K, P)
     cols = cols.reshape(b, groups, cpg * kh * kw, ho * wo)          # (B, G, cpg*K, P)
-    wg = np.asarray(weight, dtype=np.float64).reshape(groups, c_out // groups, cpg * kh * kw)
+    wg = np.asarray(weight, dtype=dtype).reshape(groups, c_out // groups, cpg * kh * kw)
     out = np.matmul(wg[None], cols)                                  # (B, G, C_out/G, P)
     return out.reshape(b, c_out, ho, wo)
 

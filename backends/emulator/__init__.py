@@ -1,21 +1,79 @@
-"""The bit-exact CPU emulator backend (numpy only)."""
+"""The bit-exact CPU emulator backend.
+
+Two schedules of one arithmetic: the step-major ``Emulator`` (``engine.py``, the readable
+definition, every group every step) and the layer-major ``LayerMajor`` (``layered.py``,
+every step of a block group by group, compiled kernels), which runs whenever the program has
+no cycles. ``schedule="step"`` forces the definition.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from neurocc.api.errors import NeuroccError
 from neurocc.backends.base import Trace
 from neurocc.backends.emulator.engine import Emulator
+from neurocc.backends.emulator.layered import LayerMajor, is_feedforward
 from neurocc.compiler.targets.loihi.program import LoihiProgram
+
+SCHEDULES = ("auto", "layer", "step")
 
 
 class EmulatorBackend:
-    """Runs a program with ``Emulator`` and records every group's spikes."""
+    """Runs a program with the emulator and records every group's spikes.
+
+    ``schedule``: ``auto`` (layer-major when the program has no cycles, else step-major),
+    ``layer`` or ``step``. ``events``: allow event-driven synaptic accumulation for sparse
+    spikes (the choice is made per block from the spikes' density; results are identical)."""
 
     name = "emulator"
 
+    def __init__(self, schedule: str = "auto", events: bool = True):
+        if schedule not in SCHEDULES:
+            raise NeuroccError(f"unknown emulator schedule '{schedule}'; choose one of "
+                               f"{', '.join(SCHEDULES)}")
+        self.schedule, self.events = schedule, events
+        self.last_schedule: str | None = None
+
     def simulate(self, program: LoihiProgram, x: np.ndarray,
                  record_state: bool = False) -> Trace:
+        layered = self.schedule == "layer" or (self.schedule == "auto" and
+                                               is_feedforward(program))
+        self.last_schedule = "layer" if layered else "step"
+        if layered:
+            return self._layer_major(program, x, record_state)
+        return self._step_major(program, x, record_state)
+
+    def _layer_major(self, program, x, record_state) -> Trace:
+        steps, batch = x.shape[:2]
+        emu = LayerMajor(program, batch, events=self.events)
+        keep_v = program.recorded_membranes(record_state)
+        names = [g.name for g in program.groups]
+        spikes = {n: [] for n in names}
+        v = {n: [] for n in keep_v}
+        u = {n: [] for n in names} if record_state else {}
+        live = {n: [] for n in names}
+
+        def keep(t0, xb, sb, vb, ub, lb):
+            for n in names:
+                spikes[n].append(sb[n])
+                live[n].append(lb[n])
+            for n in v:
+                v[n].append(vb[n])
+            for n in u:
+                u[n].append(ub[n])
+
+        emu.run(x, record_v=keep_v, record_u=record_state, live=True, on_block=keep)
+
+        def cat(parts):
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return Trace(spikes={n: cat(a) for n, a in spikes.items()},
+                     v={n: cat(a) for n, a in v.items()}, u={n: cat(a) for n, a in u.items()},
+                     saturation=emu.saturation, fixed_point=True,
+                     live={n: cat(a) for n, a in live.items()})
+
+    def _step_major(self, program, x, record_state) -> Trace:
         steps, batch = x.shape[:2]
         emu = Emulator(program, batch)
         spikes = {g.name: np.zeros((steps, batch, g.n), dtype=bool) for g in program.groups}
@@ -39,4 +97,4 @@ class EmulatorBackend:
                      live=live)
 
 
-__all__ = ["EmulatorBackend", "Emulator"]
+__all__ = ["EmulatorBackend", "Emulator", "LayerMajor"]

@@ -1,0 +1,167 @@
+"""The layer-major emulator's inner loops: a block of time steps of one group's neurons, and
+event-driven synaptic accumulation. Each exists twice, with the same arithmetic:
+
+- compiled with numba (``pip install 'neurocc[fast]'``), one pass over the state per step
+  with no temporaries;
+- in numpy, vectorized over samples and neurons with a Python loop over the block's steps,
+  used when numba is not installed (and tested against the compiled one).
+
+Both compute exactly what ``engine.Emulator.step`` computes (the readable definition), from
+the same ``LoihiNumerics`` quantities: u ← trunc0(u·ku/D) + (a_in << 6), wrapped to int32 and
+then once to ``state_bits``; v ← trunc0(v·kv/D) + u + bias (− vth after a spike with subtract
+reset), saturated; spike ← v > vth; zero reset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twins run
+
+HAVE_NUMBA = numba is not None
+
+INT32_OFFSET = 1 << 31
+INT32_MASK = (1 << 32) - 1
+
+
+def _trunc_shift(y, bits):
+    """sign(y) · (|y| >> bits) for one int64."""
+    return -((-y) >> bits) if y < 0 else y >> bits
+
+
+def lif_block_py(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subtract, zero,
+                 spiking, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live, ashift=0):
+    """Steps ``k = 0 .. Tb−1`` of one group, in place on the state ``u, v, s`` ``(B, n)``.
+
+    Step ``k`` integrates ``carry`` (``(B, n)``, int64) when ``k == 0`` and ``acc[k − 1]``
+    otherwise (``acc`` ``(Tb, B, n)``, any numeric dtype holding exact integers: the
+    synaptic sums of the block's own steps, one step late as on the chip), shifted by
+    the projection's weight exponent ``ashift`` (``<<``, or a flooring ``>>`` when
+    negative) when the synapses left it to the kernel. The first
+    ``hold`` steps leave the group at rest (its input has not reached it yet). Writes
+    spikes to ``out_s`` and, when asked, v, u and liveness (v ≠ 0 before the step). Returns
+    ``(u wraps, v saturations)``."""
+    tb = out_s.shape[0]
+    lim = smax - 1
+    wraps = clips = 0
+    for k in range(hold, tb):
+        a = carry if k == 0 else acc[k - 1].astype(np.int64)
+        a = a << ashift if ashift >= 0 else a >> -ashift
+        if rec_live:
+            out_live[k] = v != 0
+        y = u * ku
+        x = np.sign(y) * (np.abs(y) >> dbits) + (a << 6)
+        x = np.where((x >= INT32_OFFSET) | (x < -INT32_OFFSET),
+                     ((x + INT32_OFFSET) & INT32_MASK) - INT32_OFFSET, x)
+        hi, lo = x > smax, x <= -smax
+        wraps += int(hi.sum() + lo.sum())
+        u[...] = np.where(hi, x - 2 * smax, np.where(lo, x + 2 * smax, x))
+        y = v * kv
+        w = np.sign(y) * (np.abs(y) >> dbits) + u + bias
+        if subtract:
+            w = w - s * vth
+        clipped = (w > lim) | (w < -lim)
+        clips += int(clipped.sum())
+        w = np.clip(w, -lim, lim)
+        if spiking:
+            s[...] = w > vth
+        if zero:
+            w = np.where(s, 0, w)
+        v[...] = w
+        out_s[k] = s
+        if rec_v:
+            out_v[k] = v
+        if rec_u:
+            out_u[k] = u
+    return wraps, clips
+
+
+def events_py(spikes, wT, out):
+    """``out[r] += Σ_{j: spikes[r, j]} wT[j]``: event-driven accumulation of binary spikes
+    ``(R, n_pre)`` through integer weights ``wT`` ``(n_pre, n_post)`` into ``out``."""
+    for r in np.flatnonzero(spikes.any(axis=1)):
+        out[r] += wT[np.flatnonzero(spikes[r])].sum(axis=0, dtype=out.dtype)
+    return out
+
+
+if HAVE_NUMBA:
+    @numba.njit(cache=True, nogil=True)
+    def _lif_row_nb(a_row, ub, vb, sb, osb, olb, bias, ku, kv, low, dbits, rsh, lsh, smax,
+                    lim, sub, vth, spiking, zr):
+        # one sample's neurons for one step, branch-free so that LLVM vectorizes it
+        wraps = 0
+        clips = 0
+        two = 2 * smax
+        for i in range(a_row.shape[0]):
+            a = (np.int64(a_row[i]) >> rsh) << lsh
+            vi = vb[i]
+            y = ub[i] * ku
+            x = ((y + (low & (y >> 63))) >> dbits) + a
+            x = ((x + INT32_OFFSET) & INT32_MASK) - INT32_OFFSET
+            hi = np.int64(x > smax)
+            lo = np.int64(x <= -smax)
+            x = x - two * hi + two * lo
+            wraps += hi + lo
+            y = vi * kv
+            w = ((y + (low & (y >> 63))) >> dbits) + x + bias[i] - sub * np.int64(sb[i])
+            clips += np.int64(w > lim) + np.int64(w < -lim)
+            w = min(max(w, -lim), lim)
+            f = (w > vth) if spiking else sb[i]
+            w = w * (1 - zr * np.int64(f))
+            ub[i] = x
+            vb[i] = w
+            sb[i] = f
+            osb[i] = f
+            olb[i] = vi != 0
+        return wraps, clips
+
+    @numba.njit(cache=True, nogil=True)
+    def _lif_block_nb(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subtract,
+                      zero, spiking, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live,
+                      ashift):
+        tb, nb, n = out_s.shape
+        lim = smax - 1
+        wraps = 0
+        clips = 0
+        low = (np.int64(1) << dbits) - 1      # y / 2^dbits toward zero: (y + low·[y<0]) >> dbits
+        rsh = -ashift if ashift < 0 else 0    # the weight exponent (deferred from the
+        lsh = 6 + (ashift if ashift > 0 else 0)  # synapses), then Lava's << 6
+        sub = np.int64(vth) if subtract else np.int64(0)
+        zr = np.int64(1) if zero else np.int64(0)
+        live_scratch = np.zeros(n, np.bool_)
+        for k in range(hold, tb):
+            row = carry if k == 0 else acc[k - 1]
+            for b in range(nb):
+                olb = out_live[k, b] if rec_live else live_scratch
+                w_, c_ = _lif_row_nb(row[b], u[b], v[b], s[b], out_s[k, b], olb, bias, ku,
+                                     kv, low, dbits, rsh, lsh, smax, lim, sub, vth, spiking,
+                                     zr)
+                wraps += w_
+                clips += c_
+                if rec_v:
+                    out_v[k, b] = v[b]
+                if rec_u:
+                    out_u[k, b] = u[b]
+        return wraps, clips
+
+    @numba.njit(cache=True, nogil=True)
+    def _events_nb(spikes, wT, out):
+        rows, n_pre = spikes.shape
+        n_post = wT.shape[1]
+        for r in range(rows):
+            for j in range(n_pre):
+                if spikes[r, j]:
+                    for i in range(n_post):
+                        out[r, i] += wT[j, i]
+        return out
+
+    lif_block = _lif_block_nb
+    events = _events_nb
+else:  # pragma: no cover - installs without numba
+    lif_block = lif_block_py
+    events = events_py
+
+
+def no_record(dtype) -> np.ndarray:
+    """A placeholder for an output that is not recorded (the kernels never touch it)."""
+    return np.zeros((1, 1, 1), dtype=dtype)

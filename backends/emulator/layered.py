@@ -1,0 +1,259 @@
+"""The layer-major schedule: the same arithmetic as ``engine.Emulator``, reordered.
+
+Every projection delays by exactly one step, so in a network without cycles a group's input
+over a whole block of steps is known once its sources have run that block: group by group in
+topological order, the synapses of all the block's steps are one product (one GEMM, or one
+event-driven pass when the spikes are sparse), and the neuron updates of the block are one
+compiled loop (``kernels.lif_block``). The step-major ``Emulator`` stays the readable
+definition; ``tests/test_fast_emulator.py`` checks this schedule against it bit for bit
+(spikes, u, v, liveness, every saturation counter) on generated programs.
+
+Time is cut into blocks so that memory stays bounded whatever the run's length: a block
+holds ``steps × batch × neurons`` values of one group at a time, and what crosses a block
+boundary is each group's state and each projection's last, not yet delivered, output.
+
+Synaptic products (``SynapseBlock``):
+
+- dense accumulation in float32 when every partial sum stays below 2^24 (exact), float64
+  below 2^53, int64 beyond: small convolutions as their explicit matrix, larger ones by
+  im2col;
+- event-driven accumulation of binary spikes (one pass over the spikes, adding a weight row
+  per spike, in int32 or int64) when the block's spikes are sparser than ``EVENT_DENSITY``,
+  the crossover measured by ``make bench`` (``benchmarks/speed.py``, ``crossover``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurocc.backends.emulator import kernels
+from neurocc.backends.emulator.engine import _conv_int
+from neurocc.compiler.ir.connectivity import Conv, Sparse
+from neurocc.compiler.ir.encoding import GradedInput
+from neurocc.compiler.ir.graph import INPUT
+from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
+from neurocc.compiler.targets.loihi.numerics import bias_value, shift_exp, wrap_int32
+
+FLOAT32_EXACT = 2**24
+INT32_EXACT = 2**31
+SMALL_CONV = 1 << 22
+"""Convs with at most this many (post × pre) entries run as an explicit matrix."""
+EVENT_DENSITY = 0.03
+"""Spike density (spikes / (rows × inputs)) below which event-driven accumulation beats the
+float32 GEMM on this kind of machine: the crossover ``make bench`` measured on 2 cores
+(``benchmarks/results/speed.md``, "crossover"); an assumption elsewhere, and only a choice of
+speed, never of result."""
+BLOCK_VALUES = 1 << 22
+"""Values (steps × samples × neurons) of the largest group held per block (32 MB of int64)."""
+
+
+def is_feedforward(program) -> bool:
+    """True when the program's projections form no cycle (self-connections included)."""
+    return topological_groups(program) is not None
+
+
+def topological_groups(program) -> list[int] | None:
+    """Group indices in an order where every projection's source comes first, or None."""
+    index = {g.name: i for i, g in enumerate(program.groups)}
+    indeg = [0] * len(program.groups)
+    succ: dict[int, list[int]] = {}
+    for p in program.projections:
+        if p.src == INPUT:
+            continue
+        indeg[index[p.dst]] += 1
+        succ.setdefault(index[p.src], []).append(index[p.dst])
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    order = []
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for j in succ.get(i, []):
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(j)
+    return order if len(order) == len(program.groups) else None
+
+
+class SynapseBlock:
+    """One projection's integer sums for many rows at once: ``(R, n_pre)`` → ``(R, n_post)``
+    exact integers, in the cheapest dtype that holds them (the neuron kernel converts)."""
+
+    def __init__(self, p, num, max_input: int, graded: bool, events: bool = True):
+        self.p, self.num, self.exp, self.graded = p, num, p.weight_exp, graded
+        conn = p.conn
+        if isinstance(conn, Conv):
+            w = conn.weight
+            fan_in = int(np.prod(w.shape[1:]))
+        elif isinstance(conn, Sparse):
+            w = conn.data
+            fan_in = int(np.max(np.diff(conn.indptr), initial=0))
+        else:
+            w = conn.weight
+            fan_in = w.shape[1]
+        wmax = float(np.max(np.abs(w), initial=0))
+        bound = max_input * wmax * max(fan_in, 1)
+        self.ftype = (np.float32 if bound < FLOAT32_EXACT else
+                      np.float64 if bound < FLOAT64_EXACT else np.int64)
+        self.wrap_events = 0
+        self.conv = isinstance(conn, Conv)
+        n_post, n_pre = conn.shape
+        if self.conv and n_post * n_pre > SMALL_CONV and self.ftype == np.int64:
+            self.kind = "conv_int"          # enormous payloads: exact object arithmetic
+            self.w, self.wT = conn.weight, None
+        elif self.conv and n_post * n_pre > SMALL_CONV:
+            self.kind = "im2col"
+            self.w = conn.weight.astype(np.float32 if self.ftype == np.float32 else np.float64)
+            self.wT = None
+        else:
+            self.kind = "matrix"
+            dense = conn.to_dense() if isinstance(conn, (Sparse, Conv)) else conn.weight
+            self.wT = np.ascontiguousarray(dense.T).astype(self.ftype)
+        # event-driven accumulation needs binary spikes and the compiled kernel
+        self.event_wT = None
+        if events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "matrix":
+            itype = np.int32 if bound < INT32_EXACT else np.int64
+            self.event_wT = np.ascontiguousarray(dense.T).astype(itype)
+        # Lava wraps a conv's output to state_bits and a graded dot product to int32; when
+        # the bound shows neither can happen the sums go to the neurons as they are, with
+        # the weight exponent (none for conv) left to the neuron kernel
+        self.shift = 0 if self.conv else self.exp
+        self.needs_wrap = (self.conv and bound >= num.state_max) or \
+            (graded and bound >= INT32_EXACT)
+        self.used = {"dense": 0, "events": 0}
+
+    def __call__(self, s: np.ndarray, defer_shift: bool = False) -> np.ndarray:
+        """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
+        the weight exponent applied unless ``defer_shift`` (then the caller applies
+        ``self.shift``; only without a wrap)."""
+        conn = self.p.conn
+        if self.event_wT is not None and s.dtype == np.bool_ and \
+                np.count_nonzero(s) < EVENT_DENSITY * s.size:
+            acc = kernels.events(s, self.event_wT,
+                                 np.zeros((len(s), self.event_wT.shape[1]),
+                                          dtype=self.event_wT.dtype))
+            self.used["events"] += 1
+        elif self.kind == "matrix":
+            acc = s.astype(self.ftype) @ self.wT
+            self.used["dense"] += 1
+        elif self.kind == "conv_int":  # pragma: no cover - only for enormous payloads
+            acc = _conv_int(s.reshape(len(s), *conn.in_shape), self.w, conn)
+        else:
+            x = s.reshape(len(s), *conn.in_shape)
+            acc = conv2d(x, self.w, conn.stride, conn.padding, conn.dilation, conn.groups,
+                         dtype=self.w.dtype).reshape(len(s), -1)
+            self.used["dense"] += 1
+        if not self.needs_wrap and (defer_shift or self.shift == 0):
+            return acc                       # exact integers already
+        acc = acc.astype(np.int64)
+        if self.conv:
+            acc, n = self.num.wrap_conv(acc)
+            self.wrap_events += n
+            return acc                       # Lava's Conv applies no weight exponent
+        if self.graded:
+            acc = wrap_int32(acc)
+        return shift_exp(acc, self.exp)
+
+
+class LayerMajor:
+    """Runs a feed-forward program on payloads ``x`` ``(steps, B, n_in)`` block by block."""
+
+    def __init__(self, program, batch: int, events: bool = True):
+        order = topological_groups(program)
+        if order is None:
+            raise ValueError("the layer-major schedule needs a program without cycles")
+        self.prog, self.batch, self.order = program, batch, order
+        num = self.num = program.numerics
+        enc = program.input_encoding
+        graded = isinstance(enc, GradedInput)
+        self.syn = [SynapseBlock(p, num, enc.max_payload if p.src == INPUT else 1,
+                                 graded and p.src == INPUT, events)
+                    for p in program.projections]
+        self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
+                         for g in program.groups}
+        self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
+        self.params = [(num.u_keep(g.du), num.v_keep(g.dv),
+                        np.ascontiguousarray(bias_value(g.bias_mant, g.bias_exp), np.int64),
+                        g.vth << num.VTH_SHIFT) for g in program.groups]
+        self.u_wraps = [0] * len(program.groups)
+        self.v_clips = [0] * len(program.groups)
+
+    def block_steps(self, steps: int) -> int:
+        widest = max((g.n for g in self.prog.groups), default=1)
+        return int(max(1, min(steps, BLOCK_VALUES // max(1, self.batch * widest))))
+
+    def run(self, x: np.ndarray, record_v=(), record_u: bool = False, live: bool = True,
+            on_block=None):
+        """Simulate; yields nothing, calls ``on_block(t0, x_block, spikes, v, u, live)`` per
+        block with that block's arrays (group name → ``(Tb, B, n)``)."""
+        prog, B, num = self.prog, self.batch, self.num
+        steps = x.shape[0]
+        tb_max = self.block_steps(steps)
+        groups = prog.groups
+        u = [np.zeros((B, g.n), np.int64) for g in groups]
+        v = [np.zeros((B, g.n), np.int64) for g in groups]
+        s = [np.zeros((B, g.n), np.bool_) for g in groups]
+        carry = [np.zeros((B, p.conn.shape[0]), np.int64) for p in prog.projections]
+        record_v = set(record_v)
+        for t0 in range(0, steps, tb_max):
+            tb = min(tb_max, steps - t0)
+            out_s, out_v, out_u, out_l = {}, {}, {}, {}
+            rows = {INPUT: x[t0:t0 + tb]}
+            for gi in self.order:
+                g = groups[gi]
+                first, acc, shift = self._input(g, rows, carry, tb)
+                ku, kv, bias, vth = self.params[gi]
+                sp = np.zeros((tb, B, g.n), np.bool_)
+                rv, ru = g.name in record_v, record_u
+                ov = np.zeros((tb, B, g.n), np.int64) if rv else kernels.no_record(np.int64)
+                ou = np.zeros((tb, B, g.n), np.int64) if ru else kernels.no_record(np.int64)
+                ol = np.zeros((tb, B, g.n), np.bool_) if live else kernels.no_record(np.bool_)
+                hold = int(min(max(self.start[gi] - t0, 0), tb))
+                w, c = kernels.lif_block(first, acc, u[gi], v[gi], s[gi], ku, kv, bias, vth,
+                                         num.state_max, num.decay_bits, hold,
+                                         g.reset == "subtract", g.reset == "zero", g.spiking,
+                                         sp, ov, ou, ol, rv, ru, live, shift)
+                self.u_wraps[gi] += int(w)
+                self.v_clips[gi] += int(c)
+                rows[g.name] = sp
+                out_s[g.name] = sp
+                if rv:
+                    out_v[g.name] = ov
+                if ru:
+                    out_u[g.name] = ou
+                if live:
+                    out_l[g.name] = ol
+            if on_block is not None:
+                on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l)
+
+    def _input(self, g, rows: dict, carry: list, tb: int):
+        """The group's synaptic input for the block: the first step's int64 sums (the
+        previous block's last products) and the block's own sums ``(tb, B, n)``, which its
+        neurons read one step late. Every projection runs here, for its target, over every
+        row of the block, as the step-major emulator runs it every step."""
+        B = self.batch
+        idx = self.incoming[g.name]
+        if not idx:
+            return np.zeros((B, g.n), np.int64), np.zeros((tb, B, g.n), np.int64), 0
+        # one projection without a wrap: its exponent is applied by the neuron kernel
+        defer = len(idx) == 1 and not self.syn[idx[0]].needs_wrap
+        parts = []
+        for i in idx:
+            src = rows[self.prog.projections[i].src]
+            parts.append(self.syn[i](src.reshape(tb * B, -1), defer).reshape(tb, B, -1))
+        first = carry[idx[0]] if len(idx) == 1 else sum(carry[i].astype(np.int64) for i in idx)
+        acc = parts[0] if len(parts) == 1 else sum(a.astype(np.int64) for a in parts)
+        for i, a in zip(idx, parts):
+            carry[i] = a[-1].copy()
+        shift = self.syn[idx[0]].shift if defer else 0
+        acc = np.ascontiguousarray(acc)
+        # the kernel reads the first step's sums and the block's in one dtype (exact in both)
+        return np.ascontiguousarray(first, dtype=acc.dtype), acc, shift
+
+    @property
+    def saturation(self) -> dict:
+        conv = {}
+        for syn, p in zip(self.syn, self.prog.projections):
+            conv[p.dst] = conv.get(p.dst, 0) + syn.wrap_events
+        return {g.name: {"u_wraps": self.u_wraps[i], "v_saturations": self.v_clips[i],
+                         "conv_wraps": conv.get(g.name, 0)}
+                for i, g in enumerate(self.prog.groups)}
