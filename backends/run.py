@@ -109,8 +109,8 @@ def _reassemble(program, outputs: dict) -> dict:
 
 def encode_input(program, x: np.ndarray) -> np.ndarray:
     """Check ``x`` ``(steps, batch, *input_shape)`` against the program and turn it into
-    integer payloads ``(steps, batch, n_in)``: 0/1 spikes, or graded values rounded to
-    ``round(x · scale)`` with the program's payload scale."""
+    integer payloads ``(steps, batch, n_in)``: 0/1 spikes (int8), or graded values rounded
+    to ``round(x · scale)`` with the program's payload scale (int64)."""
     try:
         x = np.asarray(x)
     except ValueError:
@@ -136,12 +136,13 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     flat = x.reshape(steps, batch, -1)
     enc = program.input_encoding
     if isinstance(enc, SpikeInput):
-        if not np.all((flat == 0) | (flat == 1)):
+        if flat.dtype != np.bool_ and (flat.min() < 0 or flat.max() > 1 or (
+                flat.dtype.kind == "f" and not np.all((flat == 0) | (flat == 1)))):
             bad = flat[(flat != 0) & (flat != 1)].ravel()[0]
             raise InputError(
                 f"input holds graded value {bad!r} but the program was compiled for binary "
                 "spikes; encode it as 0/1 spikes or recompile with --graded-input MAX")
-        return flat.astype(np.int64)
+        return flat.astype(np.int8)       # 0/1: the smallest exact payload
     lim = enc.payload_limit
     if np.max(np.abs(flat)) > enc.max * (1 + 1e-9):
         raise InputError(f"input magnitude {np.max(np.abs(flat)):g} exceeds the graded-input "
@@ -193,11 +194,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
             outputs[o] = v / g.v_scale[None, None, :] if trace.fixed_point else v
     outputs = _reassemble(program, outputs)
     counter = ActivityCounter(program, batch)
-    names = [g.name for g in program.groups]
-    live = trace.liveness(names)
-    for t in range(payload.shape[0]):
-        counter.step(payload[t], {n: trace.spikes[n][t] for n in names},
-                     None if live is None else {n: live[n][t] for n in names})
+    counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
                      steps_run=payload.shape[0], outputs=outputs, trace=trace,
                      activity=counter.result(), wall_s=wall)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twin counts alike
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
@@ -29,26 +30,76 @@ from neurocc.compiler.linalg import conv2d
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 
 INCIDENCE_ENTRIES = 1 << 24
+SMALL_MATRIX = 1 << 22
+"""A conv with at most this many (post × pre) entries is counted through its explicit
+0/1 matrix (one product per block instead of im2col)."""
 """Largest (messages × links) incidence kept per source (128 MB of float64)."""
 
 
+class _Pattern:
+    """Which synapses of a projection exist (nonzero weights), in the form counting needs.
+
+    ``fan`` ``(n_pre, n_cores)``: the synapses each presynaptic neuron drives on every core,
+    so a block's synaptic events per core are one product ``events @ fan``. Whether a neuron
+    received any event in a row: certainly when the row holds more events than the neuron
+    has missing synapses (``zmax``); only rows with fewer go through the 0/1 matrix ``nzT``.
+    Projections too large for an explicit matrix count per neuron (``full``)."""
+
+    def __init__(self, conn, dst_slices, n_cores: int):
+        self.full = None
+        n_post, n_pre = conn.shape
+        small = n_post * n_pre <= SMALL_MATRIX or \
+            (isinstance(conn, Sparse) and n_post * n_pre <= 2**24)
+        if not small:
+            self.full = _pattern_op(conn)
+            return
+        if isinstance(conn, Sparse):
+            nz = np.zeros(conn.shape, dtype=bool)
+            keep = conn.data != 0
+            nz[conn.rows[keep], conn.indices[keep]] = True
+        elif isinstance(conn, Conv):
+            nz = conn.to_dense() != 0
+        else:
+            nz = conn.weight != 0
+        fan = np.zeros((n_pre, n_cores), dtype=np.float32)
+        for a, b, c in zip(*dst_slices):
+            fan[:, c] += nz[a:b].sum(axis=0)
+        # float32 is exact while a row's events on one core stay below 2^24
+        self.fan = fan if fan.sum(axis=0).max(initial=0) < 2**24 else fan.astype(np.float64)
+        self.zmax = int(n_pre - nz.sum(axis=1).min(initial=n_pre))
+        self.nzT = np.ascontiguousarray(nz.T, dtype=np.float32) if self.zmax else None
+
+    def received(self, ev: np.ndarray, counts: np.ndarray):
+        """``(R, n_post)`` bool: a synaptic event reached the neuron in the row; or None
+        when that is simply every neuron of every row with an event."""
+        if self.nzT is None:
+            return None
+        few = np.flatnonzero((counts > 0) & (counts <= self.zmax))
+        if not len(few):
+            return None
+        out = np.broadcast_to((counts > self.zmax)[:, None], (len(ev), self.nzT.shape[1])).copy()
+        out[few] = (ev[few] @ self.nzT) > 0
+        return out
+
+
 def _pattern_op(conn):
-    """A function ``x (B, n_pre) float → synaptic events per post neuron (B, n_post)``."""
+    """A function ``x (R, n_pre) float32 0/1 → synaptic events per post neuron (R, n_post)``
+    (exact: counts stay far below float32's 2^24), for projections too large for ``fan``."""
     if isinstance(conn, Conv):
-        nz = (conn.weight != 0).astype(np.float64)
+        nz = (conn.weight != 0).astype(np.float32)
         return lambda x: conv2d(x.reshape(len(x), *conn.in_shape), nz, conn.stride,
-                                conn.padding, conn.dilation, conn.groups).reshape(len(x), -1)
-    if isinstance(conn, Sparse):
-        rows, cols = conn.rows[conn.data != 0], conn.indices[conn.data != 0]
-        n_post = conn.shape[0]
-        if n_post * conn.n_pre <= 2**24:
-            dense = np.zeros(conn.shape)
-            dense[rows, cols] = 1.0
-            return lambda x: x @ dense.T
-        return lambda x: np.stack([np.bincount(rows, weights=xi[cols], minlength=n_post)
-                                   for xi in x])
-    nzT = (conn.weight != 0).astype(np.float64).T.copy()
-    return lambda x: x @ nzT
+                                conn.padding, conn.dilation, conn.groups,
+                                dtype=np.float32).reshape(len(x), -1)
+    rows, cols = conn.rows[conn.data != 0], conn.indices[conn.data != 0]
+    n_post = conn.shape[0]
+    return lambda x: np.stack([np.bincount(rows, weights=xi[cols], minlength=n_post)
+                               for xi in x])
+
+
+def _row_blocks(rows_per_step: int, width: int, budget: int = 1 << 22) -> int:
+    """Steps per counting block so that ``steps × rows_per_step × width`` stays near
+    ``budget`` values (memory bounded whatever the run's length)."""
+    return max(1, budget // max(1, rows_per_step * width))
 
 
 @dataclass
@@ -80,76 +131,209 @@ class Activity:
 _TERM = {t: i for i, t in enumerate(CORE_TERMS)}
 
 
+def _plan(program, routes: Routes) -> dict:
+    """What counting needs from a program and its routes, computed once per program (cached
+    on it: building link incidences is the expensive part)."""
+    cache = program.__dict__.setdefault("_activity_plans", {})
+    key = id(routes)
+    if key in cache and cache[key][0] is routes:
+        return cache[key][1]
+    hw = program.hw
+    pl = program.placement
+    n_cores = max(int(pl.slices[:, 3].max(initial=0)), hw.mesh.input_core) + 1
+    # Per source: slice starts within the group and the core of each slice.
+    slice_at = {INPUT: (np.zeros(1, dtype=np.int64),
+                        np.array([hw.mesh.input_core], dtype=np.int64))}
+    slices = {INPUT: (np.zeros(1, np.int64), np.array([program.n_inputs], np.int64),
+                      np.array([hw.mesh.input_core], np.int64))}
+    neurons_of = {}
+    for i, g in enumerate(program.groups):
+        rows = pl.group_slices(i)
+        slice_at[g.name] = (rows[:, 1].copy(), rows[:, 3].copy())
+        slices[g.name] = tuple(np.ascontiguousarray(rows[:, j], dtype=np.int64)
+                               for j in (1, 2, 3))
+        per = np.zeros(n_cores)
+        np.add.at(per, rows[:, 3], rows[:, 2] - rows[:, 1])
+        neurons_of[g.name] = per                 # neurons of the group on every core
+    neurons_per_core = np.zeros(n_cores)
+    for _, a, b, c in pl.slices:
+        neurons_per_core[c] += b - a
+    # Per source: messages per spike, the longest route of a spike (its latency), and
+    # every (neuron, destination core) pair with the core it leaves from.
+    pairs = {}
+    for src in routes.msgs:
+        idx, dst = routes.pairs_of(src)
+        off = routes.index.offset(src)
+        pairs[src] = (idx, dst, routes.src_core[off + idx])
+    mesh = routes.mesh
+    plan = {"n_cores": n_cores, "slice_at": slice_at, "slices": slices,
+            "neurons_of": neurons_of,
+            "neurons_per_core": neurons_per_core, "pairs": pairs, "mesh": mesh,
+            "msgs": {k: _counts(v) for k, v in routes.msgs.items()},
+            "route_s": {k: _ranks(v) for k, v in routes.longest_s.items()},
+            "ops": {p.name: _Pattern(p.conn, slices[p.dst], n_cores)
+                    for p in program.projections},
+            "kind": {p.name: p.conn.kind for p in program.projections},
+            "biased": {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups}}
+    plan.update(_message_maps(pairs, mesh, n_cores,
+                              {**{g.name: g.n for g in program.groups},
+                               INPUT: program.n_inputs}))
+    cache[key] = (routes, plan)
+    return plan
+
+
+def _counts(v) -> np.ndarray:
+    """Messages per spike as int64 (they are counts)."""
+    out = np.asarray(v).astype(np.int64)
+    assert np.array_equal(out, v), "message counts must be integers"
+    return out
+
+
+def _ranks(route_s) -> tuple[np.ndarray, np.ndarray]:
+    """Every neuron's longest-route time as a 1-based rank among the distinct times, and the
+    table of times by rank (0.0 at rank 0: no spike)."""
+    values, rank = np.unique(np.asarray(route_s, np.float64), return_inverse=True)
+    return rank.astype(np.int64) + 1, np.concatenate([[0.0], values])
+
+
+def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
+    """Per source, a neuron's spike → messages into every core (``to_core``, ``(n, n_cores)``)
+    and onto every link some message uses (``to_links``, ``(n, n_used)``): a block's
+    message counts are then two products. Too large a map falls back to tracing pairs."""
+    lead = {s: mesh.loads(fc, dst, np.ones(len(idx))) for s, (idx, dst, fc) in pairs.items()}
+    used = np.flatnonzero(sum(lead.values(), np.zeros(mesh.n_links)))
+    to_core, to_links = {}, {}
+    for s, (idx, dst, fc) in pairs.items():
+        n = sizes[s]
+        to_core[s] = None
+        if n * n_cores <= INCIDENCE_ENTRIES:
+            m = np.zeros((n, n_cores), dtype=np.float32)
+            np.add.at(m, (idx, dst), 1.0)
+            to_core[s] = m
+        to_links[s] = None
+        if n * len(used) <= INCIDENCE_ENTRIES and len(idx) * len(used) <= INCIDENCE_ENTRIES:
+            m = np.zeros((n, len(used)), dtype=np.float32)
+            for i in range(0, len(idx), 4096):      # a block of messages at a time
+                j = min(i + 4096, len(idx))
+                inc = mesh.loads(fc[i:j], dst[i:j], np.eye(j - i))[:, used]
+                np.add.at(m, idx[i:j], inc.astype(np.float32))
+            to_links[s] = m
+    return {"used_links": used, "t_link": mesh.seconds_per_message()[used],
+            "to_core": to_core, "to_links": to_links}
+
+
+def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
+                    t_active, t_spikes, t_msgs_out, route_t):
+    """One source's per-(row, core) work of a block, in place on ``work`` ``(R, cores,
+    terms)`` and ``route_t`` ``(R,)``: active neuron updates (``t_active`` ≥ 0: biased, or
+    an event arrived, or the membrane was live), spikes (``t_spikes`` ≥ 0), messages sent,
+    and the longest route of the row's spikes. Returns the active updates counted."""
+    R = ev.shape[0]
+    on_total = 0
+    for k in range(len(starts)):
+        a, b, c = starts[k], ends[k], cores[k]
+        e = ev[:, a:b]
+        if t_active >= 0:
+            on = biased[None, a:b] | anyin[:, None]
+            if recv.shape[0] == R:
+                on = on | recv[:, a:b]
+            if live.shape[0] == R:
+                on = on | live[:, a:b]
+            n_on = np.count_nonzero(on, axis=1)
+            work[:, c, t_active] += n_on
+            on_total += int(n_on.sum())
+        if t_spikes >= 0:
+            work[:, c, t_spikes] += np.count_nonzero(e, axis=1)
+        work[:, c, t_msgs_out] += e.astype(np.int64) @ msgs[a:b]
+        rank, table = route
+        top = np.where(e, rank[None, a:b], 0).max(axis=1, initial=0)
+        route_t[:] = np.maximum(route_t, table[top])
+    return on_total
+
+
+if numba is not None:
+    @numba.njit(cache=True, nogil=True)
+    def _slice_counts(ev, live, recv, on_row, biased, a, b, msgs, rank, has_live, has_recv):
+        # integer-only and branch-free so that LLVM vectorizes it
+        n_on = 0
+        n_sp = 0
+        m = 0
+        rt = 0
+        for i in range(a, b):
+            e = np.int64(ev[i] != 0)
+            on = on_row | np.int64(biased[i])
+            if has_recv:
+                on |= np.int64(recv[i])
+            if has_live:
+                on |= np.int64(live[i])
+            n_on += on
+            n_sp += e
+            m += e * msgs[i]
+            rt = max(rt, e * rank[i])
+        return n_on, n_sp, m, rt
+
+    @numba.njit(cache=True, nogil=True)
+    def _source_rows(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
+                     t_active, t_spikes, t_msgs_out, route_t):
+        # route = (rank of every neuron's longest route among the source's distinct values
+        # (1-based), those values with 0.0 first): the max of integer ranks vectorizes
+        rank, table = route
+        R = ev.shape[0]
+        has_recv = recv.shape[0] == R
+        has_live = live.shape[0] == R
+        count_on = t_active >= 0
+        on_total = 0
+        for r in range(R):
+            lr = live[r] if has_live else live[0] if live.shape[0] else ev[r]
+            rr = recv[r] if has_recv else recv[0] if recv.shape[0] else ev[r]
+            on_row = np.int64(anyin[r]) if count_on else np.int64(0)
+            for k in range(starts.shape[0]):
+                c = cores[k]
+                n_on, n_sp, m, rt = _slice_counts(ev[r], lr, rr, on_row,
+                                                  biased if count_on else ev[r],
+                                                  starts[k], ends[k], msgs, rank,
+                                                  has_live, has_recv)
+                if count_on:
+                    work[r, c, t_active] += n_on
+                    on_total += n_on
+                if t_spikes >= 0:
+                    work[r, c, t_spikes] += n_sp
+                work[r, c, t_msgs_out] += m
+                if table[rt] > route_t[r]:
+                    route_t[r] = table[rt]
+        return on_total
+else:  # pragma: no cover
+    _source_rows = _source_rows_py
+
+
 class ActivityCounter:
-    """Streaming counter: call ``step(x_t, spikes_t)`` once per executed step."""
+    """Streaming counter: call ``count(x, spikes, live)`` on consecutive blocks of steps (or
+    ``step`` one step at a time); ``result()`` gives the totals. A block's rows (steps ×
+    samples) are counted together, so a whole run costs a few matrix products."""
 
     def __init__(self, program, batch: int, routes: Routes | None = None):
         self.prog = program
         self.batch = batch
         hw = program.hw
         self.routes = routes or program.routes
-        pl = program.placement
-        self.n_cores = max(int(pl.slices[:, 3].max(initial=0)), hw.mesh.input_core) + 1
-        # Per source: slice starts within the group and the core of each slice.
-        self.slice_at = {INPUT: (np.zeros(1, dtype=np.int64),
-                                 np.array([hw.mesh.input_core], dtype=np.int64))}
-        for i, g in enumerate(program.groups):
-            rows = pl.group_slices(i)
-            self.slice_at[g.name] = (rows[:, 1].copy(), rows[:, 3].copy())
-        self.ops = {p.name: _pattern_op(p.conn) for p in program.projections}
-        self.kind = {p.name: p.conn.kind for p in program.projections}
+        plan = _plan(program, self.routes)
+        self.__dict__.update(plan)
         self.names = [g.name for g in program.groups]
         self.sizes = {g.name: g.n for g in program.groups}
         self.spikes = {n: np.zeros(self.sizes[n]) for n in self.names}
         self.synops = {p.name: 0.0 for p in program.projections}
         self.active = {n: 0.0 for n in self.names}
-        self.biased = {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups}
         self.input_events = 0.0
         self.core_work = np.zeros((self.n_cores, len(CORE_TERMS)))
-        self.neurons_per_core = np.zeros(self.n_cores)
-        for _, a, b, c in pl.slices:
-            self.neurons_per_core[c] += b - a
         self.steps = 0
         self.membrane_traced = True
-        # Per source: messages per spike, the longest route of a spike (its latency), and
-        # every (neuron, destination core) pair with the core it leaves from.
-        self.msgs = self.routes.msgs
-        self.route_s = self.routes.longest_s
-        self.pairs = {}
-        for s in self.routes.msgs:
-            idx, dst = self.routes.pairs_of(s)
-            off = self.routes.index.offset(s)
-            self.pairs[s] = (idx, dst, self.routes.src_core[off + idx])
-        self.mesh = self.routes.mesh
         self.link_load = np.zeros(self.mesh.n_links)
         self.step_parts: list[np.ndarray] = []
         self.seconds = seconds_per_event(hw)
-        self._link_incidence()
         self.input_per_channel = np.zeros(program.n_inputs)
 
-    def _link_incidence(self) -> None:
-        """Per source, the links each of its (neuron, destination core) messages crosses,
-        over the links some message uses at all: a step's link loads are then one product
-        (``sent @ incidence``) on a compact link axis. A network whose incidence would be
-        too large falls back to tracing the paths every step."""
-        lead = {s: self.mesh.loads(fc, dst, np.ones(len(idx))) for s, (idx, dst, fc)
-                in self.pairs.items()}
-        used = np.flatnonzero(sum(lead.values(), np.zeros(self.mesh.n_links)))
-        self.used_links = used
-        self.t_link = self.mesh.seconds_per_message()[used]
-        self.incidence = {}
-        for s, (idx, dst, fc) in self.pairs.items():
-            if len(idx) * len(used) > INCIDENCE_ENTRIES:
-                self.incidence = None
-                return
-            inc = np.zeros((len(idx), len(used)))
-            for i in range(0, len(idx), 4096):      # a block of messages at a time
-                j = min(i + 4096, len(idx))
-                inc[i:j] = self.mesh.loads(fc[i:j], dst[i:j], np.eye(j - i))[:, used]
-            self.incidence[s] = inc
-
     def _per_core(self, values: np.ndarray, src: str) -> np.ndarray:
-        """(B, n) → (B, n_cores) sums by the core each neuron sits on (slices are
+        """(R, n) → (R, n_cores) sums by the core each neuron sits on (slices are
         contiguous, so one ``reduceat`` per group)."""
         out = np.zeros((values.shape[0], self.n_cores))
         starts, cores = self.slice_at[src]
@@ -159,65 +343,111 @@ class ActivityCounter:
 
     def step(self, x_t: np.ndarray, spikes_t: dict[str, np.ndarray],
              live_t: dict[str, np.ndarray] | None = None) -> None:
-        """``x_t`` (B, n_in) input payloads of this step; ``spikes_t`` group → (B, n) bool;
+        """One step: ``x_t`` (B, n_in) input payloads; ``spikes_t`` group → (B, n) bool;
         ``live_t`` group → (B, n) bool, the membrane was nonzero before this step (None when
         the backend does not trace it: updates are then counted from inputs and biases
         only, a lower bound)."""
-        B = self.batch
-        events = {INPUT: (x_t != 0).astype(np.float64)}
+        self.count(x_t[None], {n: s[None] for n, s in spikes_t.items()},
+                   None if live_t is None else {n: v[None] for n, v in live_t.items()})
+
+    def count(self, x: np.ndarray, spikes: dict[str, np.ndarray],
+              live: dict[str, np.ndarray] | None = None) -> None:
+        """Consecutive steps: ``x`` (T, B, n_in); ``spikes``/``live`` group → (T, B, n)."""
+        T = x.shape[0]
+        width = max([self.n_cores * len(CORE_TERMS), x.shape[2]] + list(self.sizes.values()))
+        tb = _row_blocks(self.batch, width)
+        for t0 in range(0, T, tb):
+            t1 = min(T, t0 + tb)
+            self._rows(x[t0:t1], {n: spikes[n][t0:t1] for n in self.names},
+                       None if live is None else {n: live[n][t0:t1] for n in self.names})
+
+    def _rows(self, x, spikes, live) -> None:
+        T, B = x.shape[:2]
+        R = T * B
+        bits = {INPUT: np.ascontiguousarray(x.reshape(R, -1) != 0)}
         for n in self.names:
-            s = spikes_t[n]
-            events[n] = s.astype(np.float64)
-            self.spikes[n] += s.sum(axis=0)
-        self.input_events += float(events[INPUT].sum())
-        self.input_per_channel += events[INPUT].sum(axis=0)
-        # This step's events per sample and core, one column per CORE_TERMS entry.
-        work = np.zeros((B, self.n_cores, len(CORE_TERMS)))
+            sp = spikes[n].reshape(R, -1)
+            bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
+        counts = {src: np.count_nonzero(b, axis=1) for src, b in bits.items()}
+        self.input_events += float(counts[INPUT].sum())
+        self.input_per_channel += np.count_nonzero(bits[INPUT], axis=0)
+        for n in self.names:
+            self.spikes[n] += np.count_nonzero(bits[n], axis=0)
+        events: dict[str, np.ndarray] = {}
+
+        def ev(src):                       # 0/1 float32 rows, made once and only if needed
+            if src not in events:
+                events[src] = bits[src].view(np.uint8).astype(np.float32)
+            return events[src]
+
+        # This block's events per row (step, sample) and core, one column per CORE_TERMS entry.
+        work = np.zeros((R, self.n_cores, len(CORE_TERMS)))
         work[:, :, _TERM["neurons"]] = self.neurons_per_core[None, :]
-        received = {n: np.zeros((B, self.sizes[n])) for n in self.names}
+        received = {n: None for n in self.names}      # (R, n) bool: an event arrived
+        anyin = {n: np.zeros(R, dtype=bool) for n in self.names}  # ... at every neuron
         for p in self.prog.projections:
-            ev = events[p.src]
-            if not ev.any():
+            c = counts[p.src]
+            if not c.any():
                 continue
-            r = self.ops[p.name](ev)                     # (B, n_post) synaptic events
-            self.synops[p.name] += float(r.sum())
-            received[p.dst] += r
-            work[:, :, _TERM["synops_" + self.kind[p.name]]] += self._per_core(r, p.dst)
-        for n in self.names:
-            on = (received[n] > 0) | self.biased[n][None, :]
-            if live_t is not None:
-                on |= live_t[n]
+            pat = self.ops[p.name]
+            col = _TERM["synops_" + self.kind[p.name]]
+            if pat.full is not None:
+                r = pat.full(ev(p.src))
+                self.synops[p.name] += float(r.sum(dtype=np.float64))
+                work[:, :, col] += self._per_core(r, p.dst)
+                got = r > 0
             else:
-                self.membrane_traced = False
-            act = on.astype(np.float64)
-            self.active[n] += float(act.sum())
-            work[:, :, _TERM["active"]] += self._per_core(act, n)
-        route_t = np.zeros(B)
-        links = np.zeros((B, len(self.used_links)))
-        for src, ev in events.items():
-            if not ev.any():
+                per_core = ev(p.src) @ pat.fan
+                self.synops[p.name] += float(per_core.sum(dtype=np.float64))
+                work[:, :, col] += per_core
+                got = pat.received(ev(p.src), c)
+            if got is None:
+                anyin[p.dst] |= c > 0
+            else:
+                received[p.dst] = got if received[p.dst] is None else received[p.dst] | got
+        route_t = np.zeros(R)
+        links = np.zeros((R, len(self.used_links)))
+        none = np.zeros((0, 0), np.bool_)
+        if live is None:
+            self.membrane_traced = False
+        for src in [INPUT] + self.names:
+            group = src != INPUT
+            if not group and not counts[src].any():
                 continue
-            msgs = ev * self.msgs[src][None, :]
+            starts, ends, cores = self.slices[src]
+            lv = np.ascontiguousarray(live[src].reshape(R, -1)) if group and live is not None \
+                else np.zeros((0, 0), np.bool_)
+            rc = received[src] if group and received[src] is not None else none
+            n_on = _source_rows(bits[src], lv, np.ascontiguousarray(rc),
+                                anyin[src] if group else np.zeros(R, np.bool_),
+                                self.biased[src] if group else np.zeros(0, np.bool_),
+                                starts, ends, cores, self.msgs[src], self.route_s[src], work,
+                                _TERM["active"] if group else -1,
+                                _TERM["spikes"] if group else -1, _TERM["msgs_out"], route_t)
+            if group:
+                self.active[src] += float(n_on)
+            if not counts[src].any():
+                continue
             idx, dst, from_core = self.pairs[src]
-            sent = ev[:, idx] > 0                          # (B, n_pairs) messages this step
-            flat = (np.arange(B)[:, None] * self.n_cores + dst[None, :])[sent]
-            in_core = np.bincount(flat, minlength=B * self.n_cores).reshape(B, self.n_cores)
+            if self.to_core[src] is not None:
+                work[:, :, _TERM["msgs_in"]] += ev(src) @ self.to_core[src]
+            else:
+                sent = bits[src][:, idx]                   # (R, n_pairs) messages
+                flat = (np.arange(R)[:, None] * self.n_cores + dst[None, :])[sent]
+                work[:, :, _TERM["msgs_in"]] += np.bincount(
+                    flat, minlength=R * self.n_cores).reshape(R, self.n_cores)
             if not len(self.used_links):
                 pass
-            elif self.incidence is not None:
-                links += sent.astype(np.float64) @ self.incidence[src]
+            elif self.to_links[src] is not None:
+                links += ev(src) @ self.to_links[src]
             else:
-                links += self.mesh.loads(from_core, dst, sent)[:, self.used_links]
-            if src != INPUT:
-                work[:, :, _TERM["spikes"]] += self._per_core(ev, src)
-            work[:, :, _TERM["msgs_out"]] += self._per_core(msgs, src)
-            work[:, :, _TERM["msgs_in"]] += in_core
-            rt = np.where(ev > 0, self.route_s[src][None, :], 0.0).max(axis=1)
-            route_t = np.maximum(route_t, rt)
+                links += self.mesh.loads(from_core, dst, bits[src][:, idx])[:, self.used_links]
         self.core_work += work.sum(axis=0)
         self.link_load[self.used_links] += links.sum(axis=0)
-        self.step_parts.append(step_parts(work, links, route_t, self.seconds, self.t_link))
-        self.steps += 1
+        parts = step_parts(work, links, route_t, self.seconds, self.t_link)   # (4, R)
+        parts = parts.reshape(4, T, B)
+        self.step_parts.extend(parts[:, t] for t in range(T))
+        self.steps += T
 
     def result(self) -> Activity:
         return Activity(

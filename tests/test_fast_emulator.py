@@ -1,0 +1,174 @@
+"""The fast paths against the readable definition, bit for bit.
+
+The layer-major schedule (``backends/emulator/layered.py``: all steps of a block group by
+group, compiled neuron kernel, dense or event-driven synapses), its numpy twins, and the
+block activity counter must give exactly what the step-major emulator and the per-step
+counter give: spikes, u, v, liveness, every saturation counter, every activity total and
+every step's latency parts, on generated programs (quirky fixed-point numbers included).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import neurocc.cost.activity as activity
+from neurocc.backends import run
+from neurocc.backends.emulator import EmulatorBackend, kernels, layered
+from neurocc.backends.run import payloads
+from neurocc.compiler.ir import INPUT, LIF, Conv, Network, Projection
+from neurocc.compiler.pipeline import compile_network
+from neurocc.cost.activity import ActivityCounter
+
+from synth import random_input, random_program
+
+
+def assert_same_trace(a, b):
+    assert a.spikes.keys() == b.spikes.keys()
+    for n in a.spikes:
+        np.testing.assert_array_equal(a.spikes[n], b.spikes[n], err_msg=f"spikes of {n}")
+        np.testing.assert_array_equal(a.live[n], b.live[n], err_msg=f"liveness of {n}")
+    for field in ("v", "u"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.keys() == y.keys()
+        for n in x:
+            np.testing.assert_array_equal(x[n], y[n], err_msg=f"{field} of {n}")
+    assert a.saturation == b.saturation
+
+
+def feedforward_program(seed: int, extreme: bool):
+    return random_program(seed, extreme=extreme, recurrent=False, autonomous=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), steps=st.integers(1, 9),
+       batch=st.integers(1, 4), synapses=st.sampled_from(["dense", "events", "auto"]),
+       block=st.sampled_from([1, 7, 1 << 22]))
+def test_layer_major_equals_step_major(seed, extreme, steps, batch, synapses,
+                                       block):
+    prog = feedforward_program(seed, extreme)
+    assert layered.is_feedforward(prog)
+    x = payloads(prog, random_input(seed, prog, steps=steps, batch=batch))
+    density = {"dense": 0.0, "events": 1.1, "auto": layered.EVENT_DENSITY}[synapses]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(layered, "EVENT_DENSITY", density)
+        m.setattr(layered, "BLOCK_VALUES", block)      # 1: one step per block
+        fast = EmulatorBackend("layer").simulate(prog, x, True)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), extreme=st.booleans())
+def test_numpy_twins_equal_the_compiled_kernels(seed, extreme):
+    """Without numba the same numbers come out (the twins run in the loop here)."""
+    prog = feedforward_program(seed, extreme)
+    x = payloads(prog, random_input(seed, prog, steps=6, batch=3))
+    compiled = EmulatorBackend("layer").simulate(prog, x, True)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kernels, "lif_block", kernels.lif_block_py)
+        m.setattr(kernels, "events", kernels.events_py)
+        m.setattr(layered, "EVENT_DENSITY", 1.1)
+        twin = EmulatorBackend("layer").simulate(prog, x, True)
+    assert_same_trace(compiled, twin)
+
+
+def test_auto_schedule_is_layer_major_only_without_cycles():
+    be = EmulatorBackend()
+    ff = feedforward_program(3, False)
+    rec = random_program(3, extreme=False, recurrent=True)
+    assert not layered.is_feedforward(rec)
+    for prog, expect in ((ff, "layer"), (rec, "step")):
+        be.simulate(prog, payloads(prog, random_input(0, prog, steps=3, batch=2)))
+        assert be.last_schedule == expect
+    with pytest.raises(ValueError, match="without cycles"):
+        layered.LayerMajor(rec, 2)
+
+
+def test_large_convolution_paths_equal_step_major():
+    """A conv too large for an explicit matrix: im2col in the emulator, the per-neuron
+    pattern in the counter."""
+    rng = np.random.default_rng(5)
+    c = Conv(weight=rng.normal(0, 0.6, (8, 3, 3, 3)), in_shape=(3, 32, 32),
+             out_shape=(8, 32, 32), padding=(1, 1))
+    assert c.shape[0] * c.shape[1] > layered.SMALL_CONV
+    n = c.shape[0]
+    g = LIF("conv", "conv", c.out_shape, bias=np.zeros(n), tau_mem=np.full(n, 1e-3),
+            r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.ones(n))
+    net = Network((3, 32, 32), (g,), (Projection("p", INPUT, "conv", c, ("c",)),), ("conv",))
+    prog = compile_network(net, hw="loihi2")
+    x = (rng.random((4, 2, 3, 32, 32)) < 0.3).astype(np.uint8)
+    p = payloads(prog, x)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, p, True),
+                      EmulatorBackend("layer").simulate(prog, p, True))
+    assert_counts_equal_per_step(prog, x)
+
+
+def assert_counts_equal_per_step(prog, x, res=None):
+    res = res or run(prog, x)
+    names = [g.name for g in prog.groups]
+    per_step = ActivityCounter(prog, res.batch)
+    p = payloads(prog, x)
+    live = res.trace.liveness(names)
+    for t in range(p.shape[0]):
+        per_step.step(p[t], {n: res.trace.spikes[n][t] for n in names},
+                      {n: live[n][t] for n in names})
+    a, b = res.activity, per_step.result()
+    for f in ("spikes", "synops", "active_updates"):
+        for k in getattr(a, f):
+            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
+    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))
+    assert a.steps_run == b.steps_run == p.shape[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), twin=st.booleans())
+def test_block_counting_equals_step_by_step(seed, extreme, twin):
+    """One block of all steps and rows (compiled or numpy) counts what per-step counting
+    counts, recurrent programs included."""
+    prog = random_program(seed, extreme=extreme)
+    x = random_input(seed, prog, steps=5, batch=3)
+    res = run(prog, x)                   # compiled, one block
+    with pytest.MonkeyPatch.context() as m:
+        if twin:
+            m.setattr(activity, "_source_rows", activity._source_rows_py)
+        assert_counts_equal_per_step(prog, x, res)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), ku=st.sampled_from([0, 1, 2048, 4095, 4096]),
+       kv=st.sampled_from([0, 1, 3000, 4096]), shift=st.integers(-8, 7),
+       reset=st.sampled_from(["zero", "subtract", "none"]), spiking=st.booleans())
+def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift, reset,
+                                                             spiking):
+    """Inputs and states drawn at ±2^23 (u's wrap), ±(2^23 − 1) (v's saturation) and
+    ±2^31 (Lava's int32 current): the compiled kernel equals its numpy twin."""
+    rng = np.random.default_rng(seed)
+    smax, T, B, n = 1 << 23, 4, 2, 16
+    edges = np.array([0, 1, -1, smax, -smax, smax - 1, 1 - smax, smax + 1, -smax - 1,
+                      2**31 - 1, -(2**31), 2**31, 5 << 17, -(5 << 17)], dtype=np.int64)
+
+    def draw(shape, scale=1):
+        pick = rng.choice(edges, shape) // scale + rng.integers(-2, 3, shape)
+        return np.where(rng.random(shape) < 0.5, pick, rng.integers(-smax, smax, shape))
+
+    acc = draw((T, B, n), 64 << max(shift, 0))
+    carry = draw((B, n), 64 << max(shift, 0))
+    u0 = np.clip(draw((B, n)), 1 - smax, smax)
+    v0 = np.clip(draw((B, n)), 1 - smax, smax - 1)
+    s0 = rng.random((B, n)) < 0.5
+    vth = int(rng.integers(1, 1 << 17)) << 6
+    bias = rng.integers(-(1 << 12), 1 << 12, n)
+    outs = []
+    for kernel in (kernels.lif_block, kernels.lif_block_py):
+        state = [u0.copy(), v0.copy(), s0.copy()]
+        o = [np.zeros((T, B, n), np.bool_), np.zeros((T, B, n), np.int64),
+             np.zeros((T, B, n), np.int64), np.zeros((T, B, n), np.bool_)]
+        counts = kernel(carry, acc, *state, ku, kv, bias, vth, smax, 12, 0,
+                        reset == "subtract", reset == "zero", spiking, *o, True, True, True,
+                        shift)
+        outs.append(([int(c) for c in counts], o + state))
+    assert outs[0][0] == outs[1][0]
+    for a, b in zip(outs[0][1], outs[1][1]):
+        np.testing.assert_array_equal(a, b)
