@@ -58,6 +58,26 @@ class Trace:
         return out
 
 
+def concat_traces(traces: list[Trace]) -> Trace:
+    """Traces of consecutive chunks of samples as one (concatenated along the batch axis;
+    saturation counters summed)."""
+    first = traces[0]
+
+    def cat(field):
+        d = getattr(first, field)
+        if d is None:
+            return None
+        return {k: np.concatenate([getattr(t, field)[k] for t in traces], axis=1) for k in d}
+
+    sat = None
+    if all(t.saturation is not None for t in traces):
+        sat = {g: {k: sum(t.saturation[g][k] for t in traces) for k in c}
+               for g, c in first.saturation.items()}
+    return Trace(spikes=cat("spikes"), v=cat("v"), u=cat("u"), saturation=sat,
+                 fixed_point=first.fixed_point,
+                 live=cat("live") if all(t.live is not None for t in traces) else None)
+
+
 class Backend(Protocol):
     name: str
 

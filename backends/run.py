@@ -9,10 +9,11 @@ from functools import cached_property
 
 import numpy as np
 
-from neurocc.api.errors import InputError
-from neurocc.backends.base import Backend, Trace, get_backend
+from neurocc.api.errors import InputError, NeuroccError
+from neurocc.backends import parallel
+from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
 from neurocc.compiler.ir.encoding import SpikeInput
-from neurocc.cost.activity import Activity, ActivityCounter
+from neurocc.cost.activity import Activity, ActivityCounter, merge_activity
 
 
 @dataclass(eq=False)
@@ -163,25 +164,72 @@ def payloads(program, x: np.ndarray) -> np.ndarray:
 
 
 def run(program, x: np.ndarray, backend: str | Backend = "emulator",
-        drain: bool = True, record_state: bool = False, **options) -> RunResult:
+        drain: bool = True, record_state: bool = False, *, workers: int | None = None,
+        scheduler=None, **options) -> RunResult:
     """Run ``x`` ``(steps, batch, *input_shape)`` on a backend and count what happened.
 
     With ``drain`` (the default) the network runs ``depth`` more steps with zero input, so
     every input step reaches the outputs; outputs are then aligned to the input's time axis
     (output step ``t`` is the response to input step ``t``).
+
+    Samples are split into chunks (``backends/parallel.py``; results identical to one
+    chunk) for backends that allow it (emulator, reference): ``workers`` threads on this
+    machine (default: every usable core once the run is large enough; 1 for one thread),
+    or every worker thread of a Dask cluster given its ``scheduler`` address
+    (``tcp://host:port``) or a ``distributed.Client``.
     """
     be = get_backend(backend, **options) if isinstance(backend, str) else backend
     encoded = encode_input(program, x)
     steps, batch = encoded.shape[:2]
+    raw = None
+    if getattr(be, "wants_float_input", False):   # the float reference gets the raw input
+        raw = np.asarray(x, dtype=np.float64).reshape(steps, batch, -1)
+    chunkable = getattr(be, "chunkable", False)
+    if scheduler is not None and not chunkable:
+        raise NeuroccError(f"backend '{be.name}' runs in one process; --scheduler works with "
+                           "the emulator and the reference backends")
+    t0 = time.perf_counter()
+    if scheduler is not None:
+        def parts_for(n):
+            return [(encoded[:, i], None if raw is None else raw[:, i])
+                    for i in parallel.split(batch, min(n, batch))]
+
+        name = backend if isinstance(backend, str) else be.name
+        chunks = parallel.run_on_cluster(scheduler, _remote_chunk, program, parts_for,
+                                         backend=name, options=options, drain=drain,
+                                         record_state=record_state)
+    else:
+        neuron_steps = batch * (steps + program.depth) * max(program.n_neurons, 1)
+        n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
+        chunks = parallel.run_local(
+            lambda i: _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i],
+                             drain, record_state),
+            parallel.split(batch, n), n)
+    wall = time.perf_counter() - t0
+    outputs, trace, activity = _merge(program, chunks)
+    return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
+                     steps_run=steps + (program.depth if drain else 0), outputs=outputs,
+                     trace=trace, activity=activity, wall_s=wall)
+
+
+def _remote_chunk(program, part, backend: str, options: dict, drain: bool,
+                  record_state: bool):
+    """One chunk on a Dask worker; the routes it was counted with stay behind (the caller's
+    program has them)."""
+    encoded, raw = part
+    out = _chunk(program, get_backend(backend, **options), encoded, raw, drain, record_state)
+    out[2].routes = None
+    return out
+
+
+def _chunk(program, be, encoded, raw, drain: bool, record_state: bool):
+    """Simulate and count one chunk of samples: (outputs, trace, activity)."""
+    steps, batch = encoded.shape[:2]
     depth = program.depth if drain else 0
     payload = pad_drain(encoded, depth)
-    feed = payload
-    if getattr(be, "wants_float_input", False):   # the float reference gets the raw input
-        feed = pad_drain(np.asarray(x, dtype=np.float64).reshape(steps, batch, -1), depth)
-    t0 = time.perf_counter()
+    feed = payload if raw is None else pad_drain(raw, depth)
     trace = be.simulate(program, feed,
                         record_state or getattr(be, "traces_membrane_on_request", False))
-    wall = time.perf_counter() - t0
     depths = program.hop_depths
     outputs = {}
     for o in program.outputs:
@@ -195,6 +243,17 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     outputs = _reassemble(program, outputs)
     counter = ActivityCounter(program, batch)
     counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
-    return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
-                     steps_run=payload.shape[0], outputs=outputs, trace=trace,
-                     activity=counter.result(), wall_s=wall)
+    return outputs, trace, counter.result()
+
+
+def _merge(program, chunks: list):
+    """Chunks (in sample order) put back together as one run."""
+    if len(chunks) == 1:
+        outputs, trace, act = chunks[0]
+    else:
+        outputs = {k: np.concatenate([c[0][k] for c in chunks], axis=1) for k in chunks[0][0]}
+        trace = concat_traces([c[1] for c in chunks])
+        act = merge_activity([c[2] for c in chunks])
+    if act.routes is None:
+        act.routes = program.routes
+    return outputs, trace, act

@@ -103,7 +103,8 @@ def cmd_run(a) -> int:
         options = {"on_chip": a.on_chip, "timeout_s": a.timeout}
     elif a.on_chip:
         raise NeuroccError("--on-chip applies to --backend lava only")
-    res = prog.run(x, backend=a.backend, drain=not a.no_drain, **options)
+    res = prog.run(x, backend=a.backend, drain=not a.no_drain, workers=a.workers,
+                   scheduler=a.scheduler, **options)
     rep = res.to_dict()
     if a.output:
         arrays = {"output_spike_counts": res.output_spike_counts}
@@ -365,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
     r.add_argument("--no-drain", action="store_true",
                    help="do not run the pipeline depth's extra zero-input steps")
+    r.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="emulator/reference: threads, each a chunk of the samples (default: "
+                   "every usable core once the run is large enough; 1 for one thread)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="emulator/reference: run the sample chunks on the Dask cluster of "
+                   "this scheduler (tcp://host:port; needs neurocc[cluster])")
     r.add_argument("--json", action="store_true")
     r.add_argument("-o", "--output", help="write output spikes and counts to this .npz")
     r.set_defaults(fn=cmd_run)

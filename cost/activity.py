@@ -459,3 +459,24 @@ class ActivityCounter:
             step_parts=self.step_parts,
             link_load=self.link_load, routes=self.routes,
             membrane_traced=self.membrane_traced)
+
+
+def merge_activity(parts: list[Activity]) -> Activity:
+    """Activities of consecutive chunks of samples (same program and steps) as one: totals
+    summed (integer counts, exact in any order), per-sample latency parts concatenated."""
+    first = parts[0]
+
+    def total(field):
+        return {k: sum(getattr(p, field)[k] for p in parts) for k in getattr(first, field)}
+
+    return Activity(
+        batch=sum(p.batch for p in parts), steps_run=first.steps_run,
+        groups=list(first.groups), neurons=dict(first.neurons), spikes=total("spikes"),
+        synops=total("synops"), synops_kind=dict(first.synops_kind),
+        active_updates=total("active_updates"),
+        input_events=sum(p.input_events for p in parts),
+        input_per_channel=sum(p.input_per_channel for p in parts),
+        core_work=sum(p.core_work for p in parts),
+        step_parts=[np.concatenate(s, axis=1) for s in zip(*(p.step_parts for p in parts))],
+        link_load=sum(p.link_load for p in parts), routes=first.routes,
+        membrane_traced=all(p.membrane_traced for p in parts))

@@ -68,6 +68,14 @@ def test_compile_run_info(model):
     assert info["hw"] == "loihi2" and info["neurons"] == 79 and info["cores_used"] >= 1
     code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--backend", "reference")
     assert code == 0 and "backend reference" in out
+    # the samples split over threads: the same report
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--json", "--workers", 3)
+    assert code == 0, err
+    chunked = json.loads(out)
+    assert chunked.pop("wall_s") >= 0 and rep.pop("wall_s") >= 0
+    assert chunked == rep
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--workers", 0)
+    assert code == 2 and "workers must be at least 1" in one_line_error(err)
 
 
 def test_dt_and_reset_options_are_recorded(model):

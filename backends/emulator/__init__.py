@@ -27,6 +27,7 @@ class EmulatorBackend:
     spikes (the choice is made per block from the spikes' density; results are identical)."""
 
     name = "emulator"
+    chunkable = True      # samples are independent: run() may split them into chunks
 
     def __init__(self, schedule: str = "auto", events: bool = True):
         if schedule not in SCHEDULES:

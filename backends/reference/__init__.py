@@ -73,6 +73,7 @@ class _Neurons:
 
 class ReferenceBackend:
     name = "reference"
+    chunkable = True      # samples are independent: run() may split them into chunks
     wants_float_input = True
 
     def simulate(self, program, x: np.ndarray, record_state: bool = False) -> Trace:

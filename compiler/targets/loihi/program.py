@@ -206,8 +206,10 @@ class LoihiProgram:
     def run(self, x, backend: str = "emulator", **options):
         """Run ``x`` ``(steps, batch, *input_shape)`` on ``backend`` (``emulator``, ``lava``,
         ``reference``); returns a ``RunResult`` (``to_dict()`` is ``neurocc run --json``).
-        Options are ``neurocc.backends.run``'s: ``drain``, ``record_state``, and the
-        backend's own (Lava: ``timeout_s``, ``on_chip``)."""
+        Options are ``neurocc.backends.run``'s: ``drain``, ``record_state``, ``workers``
+        (threads, each a chunk of the samples), ``scheduler`` (a Dask scheduler address or
+        client to run the chunks on), and the backend's own (Lava: ``timeout_s``,
+        ``on_chip``; emulator: ``schedule``, ``events``)."""
         from neurocc.backends.run import run
 
         return run(self, x, backend=backend, **options)

@@ -1,0 +1,98 @@
+"""Samples split into chunks: every core of this machine, or a Dask cluster.
+
+Samples of a batch never interact, so a run splits along the batch axis into chunks that
+run independently and are put back together: spikes, membranes and liveness concatenated
+along the batch axis, every activity total summed (integer counts in float64, so the sums
+are exact in any order), every step's per-sample latency parts concatenated. The result is
+identical to one process; ``tests/test_parallel.py`` checks it, on threads and on a Dask
+``LocalCluster`` the test starts.
+
+- Locally (``workers``, default: every core the process may use) the chunks run on
+  threads: the emulator's compiled kernels release the GIL and numpy's products run in
+  BLAS, which is held to one thread per chunk meanwhile (``threadpoolctl``, part of the
+  ``fast`` extra), so chunks do not fight over the cores. Small runs stay in one thread:
+  chunking pays only past ``MIN_NEURON_STEPS``.
+- ``scheduler`` (``tcp://host:port``, or a ``distributed.Client``) sends the chunks to a Dask
+  cluster (``pip install 'neurocc[cluster]'``), one per worker thread; the program is
+  scattered to the workers once.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from neurocc.api.errors import BackendUnavailable, NeuroccError
+
+CONNECT_TIMEOUT_S = 10
+"""How long to try reaching a Dask scheduler before saying it cannot be reached."""
+MIN_NEURON_STEPS = 1 << 20
+"""Runs with fewer neuron-steps (samples × steps × neurons) stay in one thread: below this
+the threads' start-up costs about what they save (measured on the digits split: 2.3 M
+neuron-steps, 1.7× faster on 2 threads)."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def plan_chunks(batch: int, neuron_steps: int, workers: int | None) -> int:
+    """How many chunks to split a batch into locally: ``workers`` when given (at most one
+    sample per chunk), otherwise every usable core when the run is large enough."""
+    if workers is not None:
+        if workers < 1:
+            raise NeuroccError(f"workers must be at least 1, got {workers}")
+        return max(1, min(workers, batch))
+    if neuron_steps < MIN_NEURON_STEPS:
+        return 1
+    return max(1, min(usable_cores(), batch))
+
+
+def split(batch: int, chunks: int) -> list[np.ndarray]:
+    """Sample indices of every chunk, contiguous and in order."""
+    return [idx for idx in np.array_split(np.arange(batch), chunks) if len(idx)]
+
+
+def run_local(job, parts: list, chunks: int) -> list:
+    """``job(part)`` for every part on ``chunks`` threads, BLAS held to one thread each."""
+    if chunks == 1:
+        return [job(p) for p in parts]
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - without the fast extra: no BLAS limit
+        from contextlib import nullcontext as threadpool_limits
+    with threadpool_limits(1), ThreadPoolExecutor(chunks) as ex:
+        return list(ex.map(job, parts))
+
+
+def run_on_cluster(scheduler, fn, program, parts_for, **kwargs) -> list:
+    """``fn(program, part, **kwargs)`` for every part of ``parts_for(chunks)`` on a Dask
+    cluster (one chunk per worker thread), results in order."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BackendUnavailable(
+            "running on a Dask cluster needs dask.distributed; install it with "
+            "pip install 'neurocc[cluster]'") from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S) if own else scheduler
+    except (OSError, TimeoutError, ValueError) as e:
+        raise NeuroccError(f"could not reach the Dask scheduler at {scheduler}: {e}; check "
+                           "the address (tcp://host:port) or run without --scheduler") from None
+    try:
+        workers = client.scheduler_info()["workers"].values()
+        threads = max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+        prog = client.scatter(program, broadcast=True)
+        futures = [client.submit(fn, prog, p, pure=False, **kwargs)
+                   for p in parts_for(threads)]
+        return client.gather(futures)
+    finally:
+        if own:
+            client.close()

@@ -1,0 +1,91 @@
+"""Samples split into chunks — threads here, or a Dask cluster — give exactly the run of one
+chunk: outputs, every trace, every activity count, energy and latency."""
+
+import numpy as np
+import pytest
+
+from neurocc.api.errors import NeuroccError
+from neurocc.backends import parallel, run
+from neurocc.compiler.pipeline import compile_nir
+from neurocc.models.digits import NIR_PATH, data
+
+from synth import random_input, random_program
+
+
+def assert_same_run(a, b):
+    assert a.batch == b.batch and a.steps_run == b.steps_run
+    for k in a.outputs:
+        np.testing.assert_array_equal(a.outputs[k], b.outputs[k])
+    for field in ("spikes", "v", "u", "live"):
+        x, y = getattr(a.trace, field), getattr(b.trace, field)
+        if x is None or y is None:             # the reference does not trace liveness
+            assert x is None and y is None
+            continue
+        assert x.keys() == y.keys()
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k], err_msg=f"{field} {k}")
+    assert a.trace.saturation == b.trace.saturation
+    A, B = a.activity, b.activity
+    for f in ("spikes", "synops", "active_updates"):
+        for k in getattr(A, f):
+            np.testing.assert_array_equal(getattr(A, f)[k], getattr(B, f)[k])
+    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
+        np.testing.assert_array_equal(getattr(A, f), getattr(B, f))
+    np.testing.assert_array_equal(np.stack(A.step_parts), np.stack(B.step_parts))
+    da, db = a.to_dict(), b.to_dict()
+    da.pop("wall_s"), db.pop("wall_s")
+    assert da == db                            # energy, latency, per layer and core
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunks_on_threads_equal_one_chunk(seed):
+    prog = random_program(seed)                # recurrent and graded programs included
+    x = random_input(seed, prog, steps=5, batch=7)
+    one = run(prog, x, workers=1, record_state=True)
+    assert_same_run(one, run(prog, x, workers=3, record_state=True))   # uneven chunks
+    assert_same_run(one, run(prog, x, workers=7, record_state=True))   # one sample each
+
+
+def test_reference_backend_chunks_too():
+    prog = random_program(11, extreme=False)
+    x = random_input(11, prog, steps=4, batch=5)
+    assert_same_run(run(prog, x, "reference", workers=1), run(prog, x, "reference", workers=2))
+
+
+def test_every_core_by_default_once_the_run_is_large():
+    assert parallel.plan_chunks(360, 2_300_000, None) == min(parallel.usable_cores(), 360)
+    assert parallel.plan_chunks(4, 1000, None) == 1          # small: one thread
+    assert parallel.plan_chunks(3, 10**9, 8) == 3            # never more chunks than samples
+    with pytest.raises(NeuroccError, match="at least 1"):
+        parallel.plan_chunks(3, 10, 0)
+
+
+def test_lava_refuses_a_scheduler():
+    prog = random_program(1, extreme=False)
+    with pytest.raises(NeuroccError, match="one process"):
+        run(prog, random_input(1, prog, 3, 2), backend="lava", scheduler="tcp://127.0.0.1:1")
+
+
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT_S", 1)
+    prog = random_program(2, extreme=False)
+    with pytest.raises(NeuroccError, match="could not reach the Dask scheduler"):
+        run(prog, random_input(2, prog, 3, 2), scheduler="tcp://127.0.0.1:1")
+
+
+def test_chunks_on_a_dask_cluster_equal_one_process():
+    """A LocalCluster of two worker processes (so the program and the chunks really travel
+    by pickle), addressed like a remote scheduler."""
+    distributed = pytest.importorskip("distributed")
+    x, _ = data.test_inputs()
+    x = x[:, :40]
+    prog = compile_nir(NIR_PATH, hw="loihi2")
+    rec = random_program(4)
+    xr = random_input(4, rec, steps=5, batch=6)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        assert_same_run(run(prog, x, workers=1), run(prog, x, scheduler=address))
+        with distributed.Client(address) as client:          # or a client of one's own
+            assert_same_run(run(rec, xr, workers=1), run(rec, xr, scheduler=client))
