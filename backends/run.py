@@ -14,6 +14,7 @@ from neurocc.backends import parallel
 from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
 from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.cost.activity import Activity, ActivityCounter, merge_activity
+from neurocc.cost.activity import prepare as prepare_counting
 
 
 @dataclass(eq=False)
@@ -201,6 +202,8 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     else:
         neuron_steps = batch * (steps + program.depth) * max(program.n_neurons, 1)
         n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
+        if n > 1:
+            prepare_counting(program)          # once, before the threads share it
         chunks = parallel.run_local(
             lambda i: _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i],
                              drain, record_state),

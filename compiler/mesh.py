@@ -78,6 +78,27 @@ class LinkMesh:
         t = np.repeat([lat.hop_ew_s, lat.hop_ew_s, lat.hop_ns_s, lat.hop_ns_s], gx * gy)
         return np.where(self.is_chip_link(), lat.chip_crossing_s, t)
 
+    def path_links(self, a, b) -> tuple[np.ndarray, np.ndarray]:
+        """Every link of every route: ``(message i, link)`` pairs for messages from cores
+        ``a[i]`` to ``b[i]`` (x first on ``a``'s row, then y on ``b``'s column) — the links
+        ``loads`` charges, listed instead of summed."""
+        gx, gy = self.grid
+        xa, ya, _, _ = core_xy(a, self.hw)
+        xb, yb, _, _ = core_xy(b, self.hw)
+        out_i, out_l = [], []
+        for start, delta, fixed, along_x in ((xa, xb - xa, ya, True), (ya, yb - ya, xb, False)):
+            n = np.abs(delta)
+            i = np.repeat(np.arange(len(start)), n)
+            k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)   # 0.. within a leg
+            forward = np.repeat(delta > 0, n)
+            pos = np.where(forward, np.repeat(start, n) + k, np.repeat(start, n) - k)
+            line = np.repeat(fixed, n)
+            d = np.where(forward, 0, 1) + (0 if along_x else 2)
+            x, y = (pos, line) if along_x else (line, pos)
+            out_i.append(i)
+            out_l.append(d * gx * gy + y * gx + x)
+        return np.concatenate(out_i), np.concatenate(out_l)
+
     def loads(self, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Messages on every link when message ``i`` goes from core ``a[i]`` to ``b[i]``
         ``w[..., i]`` times; ``w`` may have leading batch dimensions → ``(..., n_links)``."""

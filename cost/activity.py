@@ -30,6 +30,10 @@ from neurocc.compiler.linalg import conv2d
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 
 INCIDENCE_ENTRIES = 1 << 24
+SPARSE_ROWS = 0.03
+"""Rows whose events are sparser than this (events / inputs) find the neurons they reach
+event by event instead of through a 0/1 product: the emulator's measured crossover
+(``backends/emulator/layered.py``, ``EVENT_DENSITY``)."""
 SMALL_MATRIX = 1 << 22
 """A conv with at most this many (post × pre) entries is counted through its explicit
 0/1 matrix (one product per block instead of im2col)."""
@@ -48,7 +52,7 @@ class _Pattern:
     def __init__(self, conn, dst_slices, n_cores: int):
         self.full = None
         n_post, n_pre = conn.shape
-        small = n_post * n_pre <= SMALL_MATRIX or \
+        small = not isinstance(conn, (Sparse, Conv)) or n_post * n_pre <= SMALL_MATRIX or \
             (isinstance(conn, Sparse) and n_post * n_pre <= 2**24)
         if not small:
             self.full = _pattern_op(conn)
@@ -67,18 +71,25 @@ class _Pattern:
         # float32 is exact while a row's events on one core stay below 2^24
         self.fan = fan if fan.sum(axis=0).max(initial=0) < 2**24 else fan.astype(np.float64)
         self.zmax = int(n_pre - nz.sum(axis=1).min(initial=n_pre))
-        self.nzT = np.ascontiguousarray(nz.T, dtype=np.float32) if self.zmax else None
+        self.nz_T = np.ascontiguousarray(nz.T) if self.zmax else None   # (n_pre, n_post)
+        self._nzT32 = None
 
-    def received(self, ev: np.ndarray, counts: np.ndarray):
+    def received(self, ev: np.ndarray, counts: np.ndarray, bits: np.ndarray):
         """``(R, n_post)`` bool: a synaptic event reached the neuron in the row; or None
-        when that is simply every neuron of every row with an event."""
-        if self.nzT is None:
+        when that is simply every neuron of every row with an event. Rows with few events
+        go event by event (``SPARSE_ROWS``), the others through one 0/1 product."""
+        if self.nz_T is None:
             return None
         few = np.flatnonzero((counts > 0) & (counts <= self.zmax))
         if not len(few):
             return None
-        out = np.broadcast_to((counts > self.zmax)[:, None], (len(ev), self.nzT.shape[1])).copy()
-        out[few] = (ev[few] @ self.nzT) > 0
+        out = np.broadcast_to((counts > self.zmax)[:, None], (len(ev), self.nz_T.shape[1])).copy()
+        if _any_events is not None and counts[few].mean() < SPARSE_ROWS * self.nz_T.shape[0]:
+            _any_events(np.ascontiguousarray(bits[few]), self.nz_T, few, out)
+        else:
+            if self._nzT32 is None:
+                self._nzT32 = self.nz_T.astype(np.float32)
+            out[few] = (ev[few] @ self._nzT32) > 0
         return out
 
 
@@ -129,6 +140,11 @@ class Activity:
 
 
 _TERM = {t: i for i, t in enumerate(CORE_TERMS)}
+
+
+def prepare(program) -> None:
+    """Build the program's counting plan now (before threads share it)."""
+    _plan(program, program.routes)
 
 
 def _plan(program, routes: Routes) -> dict:
@@ -199,7 +215,9 @@ def _ranks(route_s) -> tuple[np.ndarray, np.ndarray]:
 def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
     """Per source, a neuron's spike → messages into every core (``to_core``, ``(n, n_cores)``)
     and onto every link some message uses (``to_links``, ``(n, n_used)``): a block's
-    message counts are then two products. Too large a map falls back to tracing pairs."""
+    message counts are then two products. Links are traced once per distinct (from core,
+    to core) path, not per message. A map too large to keep falls back to tracing the
+    block's messages (in bounded pieces)."""
     lead = {s: mesh.loads(fc, dst, np.ones(len(idx))) for s, (idx, dst, fc) in pairs.items()}
     used = np.flatnonzero(sum(lead.values(), np.zeros(mesh.n_links)))
     to_core, to_links = {}, {}
@@ -208,15 +226,25 @@ def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
         to_core[s] = None
         if n * n_cores <= INCIDENCE_ENTRIES:
             m = np.zeros((n, n_cores), dtype=np.float32)
-            np.add.at(m, (idx, dst), 1.0)
+            m[idx, dst] = 1.0                         # each (neuron, core) pair once
             to_core[s] = m
         to_links[s] = None
-        if n * len(used) <= INCIDENCE_ENTRIES and len(idx) * len(used) <= INCIDENCE_ENTRIES:
+        if n * len(used) <= INCIDENCE_ENTRIES and len(used):
+            keys, path_of = np.unique(fc.astype(np.int64) * n_cores + dst,
+                                      return_inverse=True)
+            col = np.full(mesh.n_links, -1)
+            col[used] = np.arange(len(used))
+            pi, link = mesh.path_links(keys // n_cores, keys % n_cores)
+            inc = np.zeros((len(keys), len(used)), dtype=np.float32)
+            inc[pi, col[link]] = 1.0              # XY routes never reuse a link
+            # a neuron's links: the sum over its pairs (grouped by neuron), in pieces
+            order = np.argsort(idx, kind="stable")
             m = np.zeros((n, len(used)), dtype=np.float32)
-            for i in range(0, len(idx), 4096):      # a block of messages at a time
-                j = min(i + 4096, len(idx))
-                inc = mesh.loads(fc[i:j], dst[i:j], np.eye(j - i))[:, used]
-                np.add.at(m, idx[i:j], inc.astype(np.float32))
+            step = max(1, INCIDENCE_ENTRIES // max(1, len(used)))
+            for i in range(0, len(idx), step):
+                part = order[i:i + step]
+                nb, first = np.unique(idx[part], return_index=True)
+                m[nb] += np.add.reduceat(inc[path_of[part]], first, axis=0)
             to_links[s] = m
     return {"used_links": used, "t_link": mesh.seconds_per_message()[used],
             "to_core": to_core, "to_links": to_links}
@@ -302,8 +330,20 @@ if numba is not None:
                 if table[rt] > route_t[r]:
                     route_t[r] = table[rt]
         return on_total
+    @numba.njit(cache=True, nogil=True)
+    def _any_events(bits, nz_T, rows, out):
+        # out[rows[k]] |= nz_T[j] for every event j of row k
+        n_post = nz_T.shape[1]
+        for k in range(bits.shape[0]):
+            r = rows[k]
+            for j in range(bits.shape[1]):
+                if bits[k, j]:
+                    for i in range(n_post):
+                        out[r, i] |= nz_T[j, i]
+        return out
 else:  # pragma: no cover
     _source_rows = _source_rows_py
+    _any_events = None
 
 
 class ActivityCounter:
@@ -400,7 +440,7 @@ class ActivityCounter:
                 per_core = ev(p.src) @ pat.fan
                 self.synops[p.name] += float(per_core.sum(dtype=np.float64))
                 work[:, :, col] += per_core
-                got = pat.received(ev(p.src), c)
+                got = pat.received(ev(p.src), c, bits[p.src])
             if got is None:
                 anyin[p.dst] |= c > 0
             else:
@@ -428,26 +468,35 @@ class ActivityCounter:
                 self.active[src] += float(n_on)
             if not counts[src].any():
                 continue
-            idx, dst, from_core = self.pairs[src]
             if self.to_core[src] is not None:
                 work[:, :, _TERM["msgs_in"]] += ev(src) @ self.to_core[src]
-            else:
-                sent = bits[src][:, idx]                   # (R, n_pairs) messages
-                flat = (np.arange(R)[:, None] * self.n_cores + dst[None, :])[sent]
-                work[:, :, _TERM["msgs_in"]] += np.bincount(
-                    flat, minlength=R * self.n_cores).reshape(R, self.n_cores)
-            if not len(self.used_links):
-                pass
-            elif self.to_links[src] is not None:
+            if self.to_links[src] is not None and len(self.used_links):
                 links += ev(src) @ self.to_links[src]
-            else:
-                links += self.mesh.loads(from_core, dst, bits[src][:, idx])[:, self.used_links]
+            if self.to_core[src] is None or (self.to_links[src] is None and
+                                             len(self.used_links)):
+                self._trace_messages(src, bits[src], work, links)
         self.core_work += work.sum(axis=0)
         self.link_load[self.used_links] += links.sum(axis=0)
         parts = step_parts(work, links, route_t, self.seconds, self.t_link)   # (4, R)
         parts = parts.reshape(4, T, B)
         self.step_parts.extend(parts[:, t] for t in range(T))
         self.steps += T
+
+    def _trace_messages(self, src, bits, work, links) -> None:
+        """Messages into cores and onto links pair by pair, for sources too large for the
+        per-neuron maps; rows in pieces of bounded size."""
+        idx, dst, from_core = self.pairs[src]
+        R = len(bits)
+        rows = max(1, INCIDENCE_ENTRIES // 4 // max(1, len(idx)))
+        for r0 in range(0, R, rows):
+            sent = bits[r0:r0 + rows][:, idx]                # (rows, n_pairs) messages
+            k = len(sent)
+            if self.to_core[src] is None:
+                flat = (np.arange(k)[:, None] * self.n_cores + dst[None, :])[sent]
+                work[r0:r0 + k, :, _TERM["msgs_in"]] += np.bincount(
+                    flat, minlength=k * self.n_cores).reshape(k, self.n_cores)
+            if self.to_links[src] is None and len(self.used_links):
+                links[r0:r0 + k] += self.mesh.loads(from_core, dst, sent)[:, self.used_links]
 
     def result(self) -> Activity:
         return Activity(

@@ -123,13 +123,16 @@ def assert_counts_equal_per_step(prog, x, res=None):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31), extreme=st.booleans(), twin=st.booleans())
-def test_block_counting_equals_step_by_step(seed, extreme, twin):
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), twin=st.booleans(),
+       sparse_rows=st.sampled_from([0.0, 1.1]))
+def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
     """One block of all steps and rows (compiled or numpy) counts what per-step counting
     counts, recurrent programs included."""
     prog = random_program(seed, extreme=extreme)
     x = random_input(seed, prog, steps=5, batch=3)
-    res = run(prog, x)                   # compiled, one block
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(activity, "SPARSE_ROWS", sparse_rows)  # products, or event by event
+        res = run(prog, x)                   # compiled, one block
     with pytest.MonkeyPatch.context() as m:
         if twin:
             m.setattr(activity, "_source_rows", activity._source_rows_py)
@@ -172,3 +175,24 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
     assert outs[0][0] == outs[1][0]
     for a, b in zip(outs[0][1], outs[1][1]):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_message_tracing_fallback_counts_what_the_maps_count(seed):
+    """Sources too large for the per-neuron message maps trace their messages pair by
+    pair, in pieces: the same counts."""
+    prog = random_program(seed, extreme=False)
+    x = random_input(seed, prog, steps=4, batch=3)
+    mapped = run(prog, x)
+    prog.__dict__.pop("_activity_plans", None)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(activity, "INCIDENCE_ENTRIES", 1)     # no maps, one row per piece
+        traced = run(prog, x)
+        (_, plan), = prog.__dict__.pop("_activity_plans").values()
+    assert all(v is None for v in plan["to_core"].values())
+    assert all(v is None for v in plan["to_links"].values())
+    np.testing.assert_array_equal(mapped.activity.core_work, traced.activity.core_work)
+    np.testing.assert_array_equal(mapped.activity.link_load, traced.activity.link_load)
+    np.testing.assert_array_equal(np.stack(mapped.activity.step_parts),
+                                  np.stack(traced.activity.step_parts))

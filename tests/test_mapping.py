@@ -541,3 +541,15 @@ def test_updates_are_charged_when_the_membrane_is_live_or_biased():
     ref = run(prog, x, backend="reference")
     assert not ref.activity.membrane_traced
     assert "lower bound" in ref.to_dict()["neuron_update_rule"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(hw=st.sampled_from(["loihi1", "loihi2"]), seed=st.integers(0, 2**31))
+def test_path_links_list_exactly_the_links_loads_charges(hw, seed):
+    mesh = LinkMesh(load_hw(hw))
+    rng = np.random.default_rng(seed)
+    n = mesh.hw.mesh.cores_per_chip * mesh.hw.mesh.chips_per_system
+    a, b = rng.integers(0, n, 300), rng.integers(0, n, 300)
+    listed = np.zeros((300, mesh.n_links))
+    np.add.at(listed, mesh.path_links(a, b), 1.0)
+    np.testing.assert_array_equal(listed, mesh.loads(a, b, np.eye(300)))

@@ -74,11 +74,24 @@ def topological_groups(program) -> list[int] | None:
     return order if len(order) == len(program.groups) else None
 
 
+def _weights_T(program, p, dtype) -> np.ndarray:
+    """Projection ``p``'s weights as a contiguous ``(n_pre, n_post)`` matrix of ``dtype``,
+    made once per program (cached on it: transposing 16 M weights costs more than running
+    a small batch)."""
+    cache = program.__dict__.setdefault("_emulator_weights", {})
+    key = (p.name, np.dtype(dtype).str)
+    if key not in cache:
+        conn = p.conn
+        dense = conn.to_dense() if isinstance(conn, (Sparse, Conv)) else conn.weight
+        cache[key] = np.ascontiguousarray(dense.T, dtype=dtype)
+    return cache[key]
+
+
 class SynapseBlock:
     """One projection's integer sums for many rows at once: ``(R, n_pre)`` → ``(R, n_post)``
     exact integers, in the cheapest dtype that holds them (the neuron kernel converts)."""
 
-    def __init__(self, p, num, max_input: int, graded: bool, events: bool = True):
+    def __init__(self, program, p, num, max_input: int, graded: bool, events: bool = True):
         self.p, self.num, self.exp, self.graded = p, num, p.weight_exp, graded
         conn = p.conn
         if isinstance(conn, Conv):
@@ -106,13 +119,13 @@ class SynapseBlock:
             self.wT = None
         else:
             self.kind = "matrix"
-            dense = conn.to_dense() if isinstance(conn, (Sparse, Conv)) else conn.weight
-            self.wT = np.ascontiguousarray(dense.T).astype(self.ftype)
-        # event-driven accumulation needs binary spikes and the compiled kernel
+            self.wT = _weights_T(program, p, self.ftype)
+        # event-driven accumulation needs binary spikes and the compiled kernel; weights
+        # as small integers (they are Lava's 8-bit mantissas), sums in int32 when they fit
         self.event_wT = None
         if events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "matrix":
-            itype = np.int32 if bound < INT32_EXACT else np.int64
-            self.event_wT = np.ascontiguousarray(dense.T).astype(itype)
+            self.event_wT = _weights_T(program, p, np.int16 if wmax < 2**15 else np.int64)
+            self.acc_type = np.int32 if bound < INT32_EXACT else np.int64
         # Lava wraps a conv's output to state_bits and a graded dot product to int32; when
         # the bound shows neither can happen the sums go to the neurons as they are, with
         # the weight exponent (none for conv) left to the neuron kernel
@@ -130,7 +143,7 @@ class SynapseBlock:
                 np.count_nonzero(s) < EVENT_DENSITY * s.size:
             acc = kernels.events(s, self.event_wT,
                                  np.zeros((len(s), self.event_wT.shape[1]),
-                                          dtype=self.event_wT.dtype))
+                                          dtype=self.acc_type))
             self.used["events"] += 1
         elif self.kind == "matrix":
             acc = s.astype(self.ftype) @ self.wT
@@ -165,7 +178,7 @@ class LayerMajor:
         num = self.num = program.numerics
         enc = program.input_encoding
         graded = isinstance(enc, GradedInput)
-        self.syn = [SynapseBlock(p, num, enc.max_payload if p.src == INPUT else 1,
+        self.syn = [SynapseBlock(program, p, num, enc.max_payload if p.src == INPUT else 1,
                                  graded and p.src == INPUT, events)
                     for p in program.projections]
         self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]

@@ -148,6 +148,16 @@ class LoihiProgram:
     target = "loihi"
     semantics = SEMANTICS
 
+    RUN_CACHES = ("_activity_plans", "_emulator_weights")
+    """What running a program caches on it (the counter's message maps, the emulator's
+    transposed weights): rebuilt where needed, never pickled to a cluster's workers."""
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self.RUN_CACHES}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     @property
     def numerics(self) -> LoihiNumerics:
         return LoihiNumerics.from_hw(self.hw)
