@@ -190,7 +190,9 @@ def _plan(program, routes: Routes) -> dict:
             "ops": {p.name: _Pattern(p.conn, slices[p.dst], n_cores)
                     for p in program.projections},
             "kind": {p.name: p.conn.kind for p in program.projections},
-            "biased": {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups}}
+            "biased": {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups},
+            "all_biased": {g.name: bool(np.all(np.asarray(g.bias_mant) != 0))
+                           for g in program.groups}}
     plan.update(_message_maps(pairs, mesh, n_cores,
                               {**{g.name: g.n for g in program.groups},
                                INPUT: program.n_inputs}))
@@ -440,7 +442,9 @@ class ActivityCounter:
                 per_core = ev(p.src) @ pat.fan
                 self.synops[p.name] += float(per_core.sum(dtype=np.float64))
                 work[:, :, col] += per_core
-                got = pat.received(ev(p.src), c, bits[p.src])
+                # a layer whose neurons all have a bias is updated every step anyway
+                got = None if self.all_biased[p.dst] else \
+                    pat.received(ev(p.src), c, bits[p.src])
             if got is None:
                 anyin[p.dst] |= c > 0
             else:
