@@ -49,6 +49,40 @@ def test_round_trip_runs_identically(program, tmp_path):
     assert save(again, tmp_path / "q.neurocc").read_bytes() == path.read_bytes()
 
 
+def test_weights_are_stored_narrow_and_come_back_exactly(tmp_path, monkeypatch):
+    """Integer weights in int8/int16, float32-exact floats in float32; loaded back in their
+    own dtype with every value equal. The float IR weights (as in the .nir) then dominate
+    the file; the program's own integer weights cost a quarter of that."""
+    import neurocc.compiler.targets.loihi.artifact as payload
+
+    rng = np.random.default_rng(3)
+    n = 300
+    graph = nir.NIRGraph(
+        nodes={"in": nir.Input(input_type=np.array([n])),
+               "fc": nir.Affine(weight=rng.normal(size=(n, n)).astype(np.float32),
+                                bias=np.zeros(n, np.float32)),
+               "l": nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n),
+                            v_threshold=np.ones(n)),
+               "out": nir.Output(output_type=np.array([n]))},
+        edges=[("in", "fc"), ("fc", "l"), ("l", "out")], type_check=False)
+    prog = compile_nir(graph, hw="loihi2")
+    again = load(save(prog, tmp_path / "narrow.neurocc"))
+    for p, q in zip(prog.projections, again.projections):
+        assert q.conn.weight.dtype == np.int64
+        np.testing.assert_array_equal(p.conn.weight, q.conn.weight)
+    for p, q in zip(prog.network.projections, again.network.projections):
+        assert q.conn.weight.dtype == p.conn.weight.dtype
+        np.testing.assert_array_equal(p.conn.weight, q.conn.weight)
+    with zipfile.ZipFile(tmp_path / "narrow.neurocc") as z:
+        stored = {i.filename: i.compress_size for i in z.infolist()}
+    ints = sum(v for k, v in stored.items() if k.startswith("p0."))
+    floats = sum(v for k, v in stored.items() if k.startswith("ir.p0."))
+    assert ints < 0.3 * floats
+    monkeypatch.setattr(payload, "_narrowest", lambda a: a)
+    wide = save(prog, tmp_path / "wide.neurocc").stat().st_size
+    assert (tmp_path / "narrow.neurocc").stat().st_size < 0.8 * wide
+
+
 def test_compiling_twice_gives_the_same_bytes(tmp_path):
     a = save(compile_nir(small_graph(), hw="loihi2"), tmp_path / "a")
     b = save(compile_nir(small_graph(), hw="loihi2"), tmp_path / "b")

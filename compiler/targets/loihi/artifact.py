@@ -18,24 +18,52 @@ from neurocc.compiler.targets.loihi.program import (
     QuantizationReport,
 )
 
+WIDE_TYPES = {np.dtype(t).str for t in (np.int16, np.int32, np.int64, np.float64)}
+"""The dtypes a narrowed array may be widened back to."""
+
 
 class _Writer:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
+        self.narrowed: dict[str, str] = {}
 
-    def put(self, key: str, a) -> str:
-        self.arrays[key] = np.asarray(a)
+    def put(self, key: str, a, narrow: bool = False) -> str:
+        """Store ``a``; with ``narrow`` in the narrowest type that holds it exactly (integers
+        in int8/16/32 by their range, floats in float32 when every value survives the round
+        trip), its own dtype recorded and restored on load. The program's weights are
+        Lava's 8-bit mantissas and most NIR weights are float32: the file shrinks ~3x."""
+        a = np.asarray(a)
+        b = _narrowest(a) if narrow else a
+        if b.dtype != a.dtype:
+            self.narrowed[key] = a.dtype.str
+        self.arrays[key] = b
         return key
+
+
+def _narrowest(a: np.ndarray) -> np.ndarray:
+    if not a.size:
+        return a
+    if a.dtype.kind in "iu":
+        lo, hi = int(a.min()), int(a.max())
+        for t in (np.int8, np.int16, np.int32):
+            if t().itemsize < a.dtype.itemsize and np.iinfo(t).min <= lo and \
+                    hi <= np.iinfo(t).max:
+                return a.astype(t)
+    if a.dtype == np.float64:
+        b = a.astype(np.float32)
+        if np.array_equal(b.astype(np.float64), a, equal_nan=True):
+            return b
+    return a
 
 
 def _conn_meta(conn, w: _Writer, key: str) -> dict:
     if isinstance(conn, Dense):
-        return {"kind": "dense", "weight": w.put(key + ".w", conn.weight)}
+        return {"kind": "dense", "weight": w.put(key + ".w", conn.weight, narrow=True)}
     if isinstance(conn, Sparse):
-        return {"kind": "sparse", "indptr": w.put(key + ".indptr", conn.indptr),
-                "indices": w.put(key + ".indices", conn.indices),
-                "data": w.put(key + ".data", conn.data), "n_pre": conn.n_pre}
-    return {"kind": "conv", "weight": w.put(key + ".w", conn.weight),
+        return {"kind": "sparse", "indptr": w.put(key + ".indptr", conn.indptr, narrow=True),
+                "indices": w.put(key + ".indices", conn.indices, narrow=True),
+                "data": w.put(key + ".data", conn.data, narrow=True), "n_pre": conn.n_pre}
+    return {"kind": "conv", "weight": w.put(key + ".w", conn.weight, narrow=True),
             "in_shape": list(conn.in_shape), "out_shape": list(conn.out_shape),
             "stride": list(conn.stride), "padding": list(conn.padding),
             "dilation": list(conn.dilation), "groups": conn.groups}
@@ -86,11 +114,23 @@ def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
         meta["network"]["projections"].append({
             "name": p.name, "src": p.src, "dst": p.dst, "nir_nodes": list(p.nir_nodes),
             "conn": _conn_meta(p.conn, w, f"ir.p{i}")})
+    meta["narrowed"] = w.narrowed
     return meta, w.arrays
 
 
 def from_payload(meta: dict, a: dict, where: str) -> LoihiProgram:
     from neurocc.hw_configs import from_dict
+
+    a = dict(a)
+    narrowed = meta.get("narrowed", {})
+    if not isinstance(narrowed, dict):
+        raise ArtifactError(f"program '{where}': its 'narrowed' table is damaged; recompile "
+                            "it with neurocc compile")
+    for key, dtype in narrowed.items():                   # stored narrower, exactly
+        if key not in a or dtype not in WIDE_TYPES:
+            raise ArtifactError(f"program '{where}': array '{key}' cannot be restored to "
+                                f"{dtype!r}; recompile it with neurocc compile")
+        a[key] = a[key].astype(np.dtype(dtype))
 
     groups = tuple(LoihiGroup(
         name=m["name"], nir_node=m["nir_node"], kind=m["kind"], shape=tuple(m["shape"]),
