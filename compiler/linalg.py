@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurocc.api.jit import numba
+
 FLOAT64_EXACT = 2**53
 
 
@@ -75,3 +77,71 @@ def conv_matrix(conv) -> np.ndarray:
     eye = np.eye(n_in).reshape(n_in, *conv.in_shape)
     out = conv2d(eye, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups)
     return out.reshape(n_in, -1).T.copy()
+
+
+def conv_events_py(s, w_t, in_shape, out_shape, stride, padding, dilation, groups, out):
+    """Event-driven convolution of binary rows, in place: for every nonzero ``s[r, j]``
+    (input ``j`` of ``in_shape`` ``(C, H, W)``, flattened) add its kernel taps to ``out[r]``
+    (``out_shape`` ``(O, HO, WO)``, flattened). ``w_t`` is the kernel as ``(C // groups,
+    KH, KW, O)``. The same sums as ``conv2d`` (cross-correlation), exact in ``out``'s
+    integer type; numpy twin of the compiled ``conv_events``."""
+    C, H, W = in_shape
+    n_out, HO, WO = out_shape
+    cpg, KH, KW, _ = w_t.shape
+    opg = n_out // groups
+    for r, j in zip(*np.nonzero(s)):
+        c, y, x = j // (H * W), (j // W) % H, j % W
+        g, ci = divmod(c, cpg)
+        for ky in range(KH):
+            ty = y + padding[0] - ky * dilation[0]
+            if ty < 0 or ty % stride[0] or ty // stride[0] >= HO:
+                continue
+            for kx in range(KW):
+                tx = x + padding[1] - kx * dilation[1]
+                if tx < 0 or tx % stride[1] or tx // stride[1] >= WO:
+                    continue
+                o = np.arange(g * opg, (g + 1) * opg)
+                out[r, o * HO * WO + (ty // stride[0]) * WO + tx // stride[1]] += \
+                    w_t[ci, ky, kx, g * opg:(g + 1) * opg]
+    return out
+
+
+def _conv_events_nb(s, w_t, in_shape, out_shape, stride, padding, dilation, groups, out):
+    C, H, W = in_shape
+    n_out, HO, WO = out_shape
+    cpg, KH, KW, _ = w_t.shape
+    opg = n_out // groups
+    plane = HO * WO
+    for r in range(s.shape[0]):
+        for j in range(s.shape[1]):
+            if s[r, j]:
+                c = j // (H * W)
+                y = (j // W) % H
+                x = j % W
+                g = c // cpg
+                ci = c - g * cpg
+                for ky in range(KH):
+                    ty = y + padding[0] - ky * dilation[0]
+                    if ty < 0 or ty % stride[0] != 0 or ty // stride[0] >= HO:
+                        continue
+                    oy = ty // stride[0]
+                    for kx in range(KW):
+                        tx = x + padding[1] - kx * dilation[1]
+                        if tx < 0 or tx % stride[1] != 0 or tx // stride[1] >= WO:
+                            continue
+                        base = oy * WO + tx // stride[1]
+                        for o in range(g * opg, (g + 1) * opg):
+                            out[r, o * plane + base] += w_t[ci, ky, kx, o]
+    return out
+
+
+if numba is not None:
+    conv_events = numba.njit(cache=True, nogil=True)(_conv_events_nb)
+else:  # pragma: no cover - without the fast extra
+    conv_events = conv_events_py
+
+
+def conv_taps(weight: np.ndarray, dtype) -> np.ndarray:
+    """A conv kernel ``(O, C // groups, KH, KW)`` as ``conv_events`` reads it,
+    ``(C // groups, KH, KW, O)`` contiguous, in ``dtype``."""
+    return np.ascontiguousarray(np.asarray(weight).transpose(1, 2, 3, 0), dtype=dtype)

@@ -26,7 +26,7 @@ from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twin 
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
-from neurocc.compiler.linalg import conv2d
+from neurocc.compiler.linalg import conv2d, conv_events, conv_taps
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 
 INCIDENCE_ENTRIES = 1 << 24
@@ -34,6 +34,9 @@ SPARSE_ROWS = 0.03
 """Rows whose events are sparser than this (events / inputs) find the neurons they reach
 event by event instead of through a 0/1 product: the emulator's measured crossover
 (``backends/emulator/layered.py``, ``EVENT_DENSITY``)."""
+CONV_EVENTS = 0.03
+"""A large convolution's events are counted spike by spike (``linalg.conv_events``) below
+this density, through im2col above it: the emulator's ``CONV_EVENT_DENSITY``."""
 SMALL_MATRIX = 1 << 22
 """A conv with at most this many (post × pre) entries is counted through its explicit
 0/1 matrix (one product per block instead of im2col)."""
@@ -98,9 +101,17 @@ def _pattern_op(conn):
     (exact: counts stay far below float32's 2^24), for projections too large for ``fan``."""
     if isinstance(conn, Conv):
         nz = (conn.weight != 0).astype(np.float32)
-        return lambda x: conv2d(x.reshape(len(x), *conn.in_shape), nz, conn.stride,
-                                conn.padding, conn.dilation, conn.groups,
-                                dtype=np.float32).reshape(len(x), -1)
+        taps = conv_taps(conn.weight != 0, np.int8)
+        geometry = tuple(np.asarray(v, np.int64) for v in (
+            conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
+
+        def op(x):
+            if numba is not None and np.count_nonzero(x) < CONV_EVENTS * x.size:
+                return conv_events(x, taps, *geometry, conn.groups,       # spike by spike
+                                   np.zeros((len(x), conn.shape[0]), np.int32))
+            return conv2d(x.reshape(len(x), *conn.in_shape), nz, conn.stride, conn.padding,
+                          conn.dilation, conn.groups, dtype=np.float32).reshape(len(x), -1)
+        return op
     rows, cols = conn.rows[conn.data != 0], conn.indices[conn.data != 0]
     n_post = conn.shape[0]
     return lambda x: np.stack([np.bincount(rows, weights=xi[cols], minlength=n_post)

@@ -17,6 +17,7 @@ from neurocc.backends import run
 from neurocc.backends.emulator import EmulatorBackend, kernels, layered
 from neurocc.backends.run import payloads
 from neurocc.compiler.ir import INPUT, LIF, Conv, Network, Projection
+from neurocc.compiler.linalg import conv2d, conv_events, conv_events_py, conv_out_hw, conv_taps
 from neurocc.compiler.pipeline import compile_network
 from neurocc.cost.activity import ActivityCounter
 
@@ -84,9 +85,10 @@ def test_auto_schedule_is_layer_major_only_without_cycles():
         layered.LayerMajor(rec, 2)
 
 
-def test_large_convolution_paths_equal_step_major():
-    """A conv too large for an explicit matrix: im2col in the emulator, the per-neuron
-    pattern in the counter."""
+@pytest.mark.parametrize("events", [False, True])
+def test_large_convolution_paths_equal_step_major(events):
+    """A conv too large for an explicit matrix: im2col or each spike's kernel taps in the
+    emulator, the per-neuron pattern (by im2col or by taps) in the counter."""
     rng = np.random.default_rng(5)
     c = Conv(weight=rng.normal(0, 0.6, (8, 3, 3, 3)), in_shape=(3, 32, 32),
              out_shape=(8, 32, 32), padding=(1, 1))
@@ -98,9 +100,14 @@ def test_large_convolution_paths_equal_step_major():
     prog = compile_network(net, hw="loihi2")
     x = (rng.random((4, 2, 3, 32, 32)) < 0.3).astype(np.uint8)
     p = payloads(prog, x)
-    assert_same_trace(EmulatorBackend("step").simulate(prog, p, True),
-                      EmulatorBackend("layer").simulate(prog, p, True))
-    assert_counts_equal_per_step(prog, x)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(layered, "CONV_EVENT_DENSITY", 1.1 if events else 0.0)
+        m.setattr(activity, "CONV_EVENTS", 1.1 if events else 0.0)
+        be = EmulatorBackend("layer")
+        fast = be.simulate(prog, p, True)
+        res = run(prog, x, backend=be)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, p, True), fast)
+    assert_counts_equal_per_step(prog, x, res)   # per step: by im2col (30 % density)
 
 
 def assert_counts_equal_per_step(prog, x, res=None):
@@ -196,3 +203,26 @@ def test_message_tracing_fallback_counts_what_the_maps_count(seed):
     np.testing.assert_array_equal(mapped.activity.link_load, traced.activity.link_load)
     np.testing.assert_array_equal(np.stack(mapped.activity.step_parts),
                                   np.stack(traced.activity.step_parts))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), c=st.integers(1, 4), hw=st.tuples(st.integers(1, 9),
+       st.integers(1, 9)), k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       pad=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       dil=st.tuples(st.integers(1, 2), st.integers(1, 2)), groups=st.sampled_from([1, 2]))
+def test_event_driven_convolution_equals_conv2d(seed, c, hw, k, stride, pad, dil, groups):
+    rng = np.random.default_rng(seed)
+    c_in, c_out = c * groups, 2 * groups
+    out_hw = conv_out_hw(hw, k, stride, pad, dil)
+    if min(out_hw) < 1:
+        return
+    w = rng.integers(-300, 300, (c_out, c, *k))
+    s = rng.random((3, c_in * hw[0] * hw[1])) < 0.4
+    want = np.rint(conv2d(s.reshape(3, c_in, *hw).astype(float), w, stride, pad, dil,
+                          groups)).astype(np.int64).reshape(3, -1)
+    geometry = [np.asarray(v) for v in ((c_in, *hw), (c_out, *out_hw), stride, pad, dil)]
+    for kernel in (conv_events, conv_events_py):
+        got = kernel(s, conv_taps(w, np.int16), *geometry, groups,
+                     np.zeros((3, c_out * out_hw[0] * out_hw[1]), np.int32))
+        np.testing.assert_array_equal(got, want)

@@ -19,7 +19,9 @@ Synaptic products (``SynapseBlock``):
   im2col;
 - event-driven accumulation of binary spikes (one pass over the spikes, adding a weight row
   per spike, in int32 or int64) when the block's spikes are sparser than ``EVENT_DENSITY``,
-  the crossover measured by ``make bench`` (``benchmarks/speed.py``, ``crossover``).
+  the crossover measured by ``make bench`` (``benchmarks/speed.py``, ``crossover``); for a
+  large convolution, each spike's kernel taps (``linalg.conv_events``) below
+  ``CONV_EVENT_DENSITY``.
 """
 
 from __future__ import annotations
@@ -31,18 +33,21 @@ from neurocc.backends.emulator.engine import _conv_int
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.encoding import GradedInput
 from neurocc.compiler.ir.graph import INPUT
-from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d
+from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d, conv_events, conv_taps
 from neurocc.compiler.targets.loihi.numerics import bias_value, shift_exp, wrap_int32
 
 FLOAT32_EXACT = 2**24
 INT32_EXACT = 2**31
 SMALL_CONV = 1 << 22
 """Convs with at most this many (post × pre) entries run as an explicit matrix."""
-EVENT_DENSITY = 0.03
+EVENT_DENSITY = 0.05
 """Spike density (spikes / (rows × inputs)) below which event-driven accumulation beats the
 float32 GEMM on this kind of machine: the crossover ``make bench`` measured on 2 cores
 (``benchmarks/results/speed.md``, "crossover"); an assumption elsewhere, and only a choice of
 speed, never of result."""
+CONV_EVENT_DENSITY = 0.03
+"""The same for a convolution too large for its explicit matrix (event-driven taps against
+im2col); measured on the benchmark's conv stack (3 % to 15 % by layer): the lower end."""
 BLOCK_VALUES = 1 << 22
 """Values (steps × samples × neurons) of the largest group held per block (32 MB of int64)."""
 
@@ -122,10 +127,15 @@ class SynapseBlock:
             self.wT = _weights_T(program, p, self.ftype)
         # event-driven accumulation needs binary spikes and the compiled kernel; weights
         # as small integers (they are Lava's 8-bit mantissas), sums in int32 when they fit
-        self.event_wT = None
+        self.event_wT = self.event_taps = None
+        self.acc_type = np.int32 if bound < INT32_EXACT else np.int64
+        small = np.int16 if wmax < 2**15 else np.int64
         if events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "matrix":
-            self.event_wT = _weights_T(program, p, np.int16 if wmax < 2**15 else np.int64)
-            self.acc_type = np.int32 if bound < INT32_EXACT else np.int64
+            self.event_wT = _weights_T(program, p, small)
+        elif events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "im2col":
+            self.event_taps = conv_taps(conn.weight, small)
+            self.geometry = tuple(np.asarray(v, np.int64) for v in (
+                conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
         # Lava wraps a conv's output to state_bits and a graded dot product to int32; when
         # the bound shows neither can happen the sums go to the neurons as they are, with
         # the weight exponent (none for conv) left to the neuron kernel
@@ -139,11 +149,16 @@ class SynapseBlock:
         the weight exponent applied unless ``defer_shift`` (then the caller applies
         ``self.shift``; only without a wrap)."""
         conn = self.p.conn
-        if self.event_wT is not None and s.dtype == np.bool_ and \
-                np.count_nonzero(s) < EVENT_DENSITY * s.size:
+        sparse = self.event_wT is not None or self.event_taps is not None
+        density = np.count_nonzero(s) / max(s.size, 1) if sparse else 1.0
+        if self.event_wT is not None and density < EVENT_DENSITY:
             acc = kernels.events(s, self.event_wT,
                                  np.zeros((len(s), self.event_wT.shape[1]),
                                           dtype=self.acc_type))
+            self.used["events"] += 1
+        elif self.event_taps is not None and density < CONV_EVENT_DENSITY:
+            acc = conv_events(s, self.event_taps, *self.geometry, conn.groups,
+                              np.zeros((len(s), conn.shape[0]), dtype=self.acc_type))
             self.used["events"] += 1
         elif self.kind == "matrix":
             acc = s.astype(self.ftype) @ self.wT
