@@ -164,9 +164,16 @@ def payloads(program, x: np.ndarray) -> np.ndarray:
     return pad_drain(encode_input(program, x), program.depth)
 
 
+RECORD_LIMIT = 1 << 30
+"""Bytes of spikes and liveness (one byte each per neuron, step and sample) above which
+``record="auto"`` keeps only the output layers: a larger run streams, counting every event
+block by block without holding every spike of every step."""
+RECORDS = ("auto", "all", "outputs")
+
+
 def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         drain: bool = True, record_state: bool = False, *, workers: int | None = None,
-        scheduler=None, **options) -> RunResult:
+        scheduler=None, record: str = "auto", **options) -> RunResult:
     """Run ``x`` ``(steps, batch, *input_shape)`` on a backend and count what happened.
 
     With ``drain`` (the default) the network runs ``depth`` more steps with zero input, so
@@ -178,7 +185,14 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     machine (default: every usable core once the run is large enough; 1 for one thread),
     or every worker thread of a Dask cluster given its ``scheduler`` address
     (``tcp://host:port``) or a ``distributed.Client``.
+
+    ``record``: ``all`` keeps every layer's spikes in ``trace``; ``outputs`` only the output
+    layers' (the emulator then counts every event block by block and forgets the rest:
+    memory bounded by the block, not the run); ``auto`` (default) keeps all unless that
+    would exceed ``RECORD_LIMIT``. Activity, energy and outputs are the same either way.
     """
+    if record not in RECORDS:
+        raise NeuroccError(f"record must be one of {', '.join(RECORDS)}, got {record!r}")
     be = get_backend(backend, **options) if isinstance(backend, str) else backend
     encoded = encode_input(program, x)
     steps, batch = encoded.shape[:2]
@@ -189,6 +203,9 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     if scheduler is not None and not chunkable:
         raise NeuroccError(f"backend '{be.name}' runs in one process; --scheduler works with "
                            "the emulator and the reference backends")
+    every = record == "all" or (record == "auto" and 2 * (steps + program.depth) * batch *
+                                 program.n_neurons <= RECORD_LIMIT)
+    keep = None if every or record_state else set(program.outputs)
     t0 = time.perf_counter()
     if scheduler is not None:
         def parts_for(n):
@@ -198,7 +215,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         name = backend if isinstance(backend, str) else be.name
         chunks = parallel.run_on_cluster(scheduler, _remote_chunk, program, parts_for,
                                          backend=name, options=options, drain=drain,
-                                         record_state=record_state)
+                                         record_state=record_state, keep=keep)
     else:
         neuron_steps = batch * (steps + program.depth) * max(program.n_neurons, 1)
         n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
@@ -206,7 +223,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
             prepare_counting(program)          # once, before the threads share it
         chunks = parallel.run_local(
             lambda i: _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i],
-                             drain, record_state),
+                             drain, record_state, keep),
             parallel.split(batch, n), n)
     wall = time.perf_counter() - t0
     outputs, trace, activity = _merge(program, chunks)
@@ -216,23 +233,38 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
 
 
 def _remote_chunk(program, part, backend: str, options: dict, drain: bool,
-                  record_state: bool):
+                  record_state: bool, keep=None):
     """One chunk on a Dask worker; the routes it was counted with stay behind (the caller's
     program has them)."""
     encoded, raw = part
-    out = _chunk(program, get_backend(backend, **options), encoded, raw, drain, record_state)
+    out = _chunk(program, get_backend(backend, **options), encoded, raw, drain, record_state,
+                 keep)
     out[2].routes = None
     return out
 
 
-def _chunk(program, be, encoded, raw, drain: bool, record_state: bool):
-    """Simulate and count one chunk of samples: (outputs, trace, activity)."""
+def _chunk(program, be, encoded, raw, drain: bool, record_state: bool, keep=None):
+    """Simulate and count one chunk of samples: (outputs, trace, activity). With ``keep`` (a
+    set of groups) a backend that can stream counts each block as it is made and keeps only
+    those groups' spikes."""
     steps, batch = encoded.shape[:2]
     depth = program.depth if drain else 0
     payload = pad_drain(encoded, depth)
     feed = payload if raw is None else pad_drain(raw, depth)
-    trace = be.simulate(program, feed,
-                        record_state or getattr(be, "traces_membrane_on_request", False))
+    state = record_state or getattr(be, "traces_membrane_on_request", False)
+    if keep is not None and getattr(be, "streams", False):
+        counter = ActivityCounter(program, batch)
+        trace = be.simulate(program, feed, state, counter=counter, keep=keep)
+        return _outputs(program, trace, steps, drain), trace, counter.result()
+    trace = be.simulate(program, feed, state)
+    outputs = _outputs(program, trace, steps, drain)
+    counter = ActivityCounter(program, batch)
+    counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
+    return outputs, trace, counter.result()
+
+
+def _outputs(program, trace, steps: int, drain: bool) -> dict:
+    """Output layers aligned to the input's time axis (split layers put back together)."""
     depths = program.hop_depths
     outputs = {}
     for o in program.outputs:
@@ -243,10 +275,7 @@ def _chunk(program, be, encoded, raw, drain: bool, record_state: bool):
         else:
             v = trace.v[o][d:d + steps].astype(np.float64)
             outputs[o] = v / g.v_scale[None, None, :] if trace.fixed_point else v
-    outputs = _reassemble(program, outputs)
-    counter = ActivityCounter(program, batch)
-    counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
-    return outputs, trace, counter.result()
+    return _reassemble(program, outputs)
 
 
 def _merge(program, chunks: list):

@@ -64,9 +64,9 @@ def demo(hw: str = "loihi2", retrain: bool = False, progress: bool = True,
 
     # 3. the bit-exact emulator and the float reference on the whole test split
     _log(progress, f"emulating {x.shape[1]} test samples × {x.shape[0]} steps ...")
-    fixed = run(prog, x, backend="emulator")
+    fixed = run(prog, x, backend="emulator", record="all")   # per-layer agreement below
     timings["emulator_s"] = fixed.wall_s
-    ref = run(prog, x, backend="reference")
+    ref = run(prog, x, backend="reference", record="all")
     timings["reference_s"] = ref.wall_s
 
     decode = getattr(zm, "decode", None)

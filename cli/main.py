@@ -104,7 +104,7 @@ def cmd_run(a) -> int:
     elif a.on_chip:
         raise NeuroccError("--on-chip applies to --backend lava only")
     res = prog.run(x, backend=a.backend, drain=not a.no_drain, workers=a.workers,
-                   scheduler=a.scheduler, **options)
+                   scheduler=a.scheduler, record="all" if a.output else "auto", **options)
     rep = res.to_dict()
     if a.output:
         arrays = {"output_spike_counts": res.output_spike_counts}

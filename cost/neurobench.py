@@ -69,7 +69,7 @@ def neurobench_metrics(program, x, backend: str = "reference", *, result=None,
     from neurocc.backends.run import run
 
     g = _Graph(_graph_of(program, graph))
-    res = result if result is not None else run(program, x, backend=backend)
+    res = result if result is not None else run(program, x, backend=backend, record="all")
     steps, batch = int(res.steps), int(res.batch)
     x = np.asarray(x, dtype=np.float64)
     if x.shape[:2] != (steps, batch):

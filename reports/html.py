@@ -54,8 +54,10 @@ FIGURE_TIMEOUT_S = 60.0
 
 def _fixed_and_reference(program, x, backend: str, main):
     """The fixed-point and float-reference runs of ``x`` (``main`` is one of them)."""
-    fixed = main if backend != "reference" else program.run(x, backend="emulator")
-    ref = main if backend == "reference" else program.run(x, backend="reference")
+    fixed = main if backend != "reference" else program.run(x, backend="emulator",
+                                                            record="all")
+    ref = main if backend == "reference" else program.run(x, backend="reference",
+                                                          record="all")
     return fixed, ref
 
 
@@ -223,7 +225,7 @@ def build_report(program, x, labels=None, backend: str = "emulator") -> dict:
     from neurocc.api.jsonable import jsonable
 
     x = np.asarray(x)
-    main = program.run(x, backend=backend)
+    main = program.run(x, backend=backend, record="all")     # rasters need every layer
     y = _check_labels(labels, main.batch)
     fixed, ref = _fixed_and_reference(program, x, backend, main)
     rep = main.to_dict()

@@ -89,3 +89,60 @@ def test_chunks_on_a_dask_cluster_equal_one_process():
         assert_same_run(run(prog, x, workers=1), run(prog, x, scheduler=address))
         with distributed.Client(address) as client:          # or a client of one's own
             assert_same_run(run(rec, xr, workers=1), run(rec, xr, scheduler=client))
+
+
+@pytest.mark.parametrize("seed", [0, 5, 9])
+def test_streamed_run_counts_what_a_recorded_run_counts(seed):
+    """``record="outputs"``: the emulator counts each block as it is made and keeps only the
+    output layers; outputs, activity, energy and latency are those of the full record."""
+    prog = random_program(seed)
+    x = random_input(seed, prog, steps=6, batch=5)
+    full = run(prog, x, record="all")
+    lean = run(prog, x, record="outputs", workers=2)
+    assert set(lean.trace.spikes) <= set(full.trace.spikes)
+    if layered_ok(prog):
+        assert set(lean.trace.spikes) == set(prog.outputs)
+    for k in full.outputs:
+        np.testing.assert_array_equal(full.outputs[k], lean.outputs[k])
+    A, B = full.activity, lean.activity
+    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
+        np.testing.assert_array_equal(getattr(A, f), getattr(B, f))
+    np.testing.assert_array_equal(np.stack(A.step_parts), np.stack(B.step_parts))
+    da, db = full.to_dict(), lean.to_dict()
+    da.pop("wall_s"), db.pop("wall_s")
+    assert da == db
+
+
+def layered_ok(prog):
+    from neurocc.backends.emulator.layered import is_feedforward
+
+    return is_feedforward(prog)
+
+
+def test_a_long_run_streams_by_default_in_bounded_memory(monkeypatch):
+    """Past RECORD_LIMIT the default keeps only the outputs: peak memory follows the block,
+    not the run's length."""
+    import importlib
+    import tracemalloc
+
+    from neurocc.backends.emulator import layered
+
+    run_module = importlib.import_module("neurocc.backends.run")   # not the function
+
+    prog = random_program(3, extreme=False, recurrent=False, autonomous=False, readout=False)
+    monkeypatch.setattr(layered, "BLOCK_VALUES", 1 << 12)
+
+    def peak(steps, limit):
+        monkeypatch.setattr(run_module, "RECORD_LIMIT", limit)
+        x = random_input(3, prog, steps=steps, batch=4)
+        tracemalloc.start()
+        res = run(prog, x, workers=1)
+        p = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return res, p - x.nbytes
+
+    recorded, p_rec = peak(3000, 1 << 40)
+    streamed, p_str = peak(3000, 0)
+    assert set(streamed.trace.spikes) == set(prog.outputs) != set(recorded.trace.spikes)
+    assert streamed.activity.total_spikes() == recorded.activity.total_spikes()
+    assert p_str < p_rec / 3, (p_str, p_rec)

@@ -36,35 +36,47 @@ class EmulatorBackend:
         self.schedule, self.events = schedule, events
         self.last_schedule: str | None = None
 
-    def simulate(self, program: LoihiProgram, x: np.ndarray,
-                 record_state: bool = False) -> Trace:
+    streams = True        # with a counter, counts block by block and keeps only ``keep``
+
+    def simulate(self, program: LoihiProgram, x: np.ndarray, record_state: bool = False,
+                 counter=None, keep=None) -> Trace:
+        """``counter`` (an ``ActivityCounter``) is fed every block as it is made; ``keep``
+        (group names) limits the spikes kept in the trace (the others are counted, then
+        dropped). Both need the layer-major schedule; step-major keeps and counts all."""
         layered = self.schedule == "layer" or (self.schedule == "auto" and
                                                is_feedforward(program))
         self.last_schedule = "layer" if layered else "step"
         if layered:
-            return self._layer_major(program, x, record_state)
-        return self._step_major(program, x, record_state)
+            return self._layer_major(program, x, record_state, counter, keep)
+        trace = self._step_major(program, x, record_state)
+        if counter is not None:
+            counter.count(x, trace.spikes, trace.live)
+        return trace
 
-    def _layer_major(self, program, x, record_state) -> Trace:
+    def _layer_major(self, program, x, record_state, counter=None, keep=None) -> Trace:
         steps, batch = x.shape[:2]
         emu = LayerMajor(program, batch, events=self.events)
         keep_v = program.recorded_membranes(record_state)
         names = [g.name for g in program.groups]
-        spikes = {n: [] for n in names}
+        kept = names if keep is None else [n for n in names if n in keep]
+        spikes = {n: [] for n in kept}
         v = {n: [] for n in keep_v}
         u = {n: [] for n in names} if record_state else {}
-        live = {n: [] for n in names}
+        live = {n: [] for n in kept} if counter is None else {}
 
-        def keep(t0, xb, sb, vb, ub, lb):
-            for n in names:
+        def block(t0, xb, sb, vb, ub, lb):
+            if counter is not None:
+                counter.count(xb, sb, lb)
+            for n in spikes:
                 spikes[n].append(sb[n])
+            for n in live:
                 live[n].append(lb[n])
             for n in v:
                 v[n].append(vb[n])
             for n in u:
                 u[n].append(ub[n])
 
-        emu.run(x, record_v=keep_v, record_u=record_state, live=True, on_block=keep)
+        emu.run(x, record_v=keep_v, record_u=record_state, live=True, on_block=block)
 
         def cat(parts):
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -72,7 +84,7 @@ class EmulatorBackend:
         return Trace(spikes={n: cat(a) for n, a in spikes.items()},
                      v={n: cat(a) for n, a in v.items()}, u={n: cat(a) for n, a in u.items()},
                      saturation=emu.saturation, fixed_point=True,
-                     live={n: cat(a) for n, a in live.items()})
+                     live={n: cat(a) for n, a in live.items()} if counter is None else None)
 
     def _step_major(self, program, x, record_state) -> Trace:
         steps, batch = x.shape[:2]
