@@ -8,6 +8,7 @@ from neurocc.api.errors import FrontendError, UnsupportedError
 from neurocc.compiler.frontend import SUPPORTED, read_nir
 from neurocc.compiler.ir import INPUT, Conv, Dense, back_edges, hop_depths
 from neurocc.compiler.linalg import conv2d
+from neurocc.compiler.pipeline import compile_nir
 
 
 def lif(n, beta=0.9, thr=1.0, shape=None):
@@ -279,3 +280,78 @@ def test_files_with_batch_dims_and_scalar_parameters_read_like_plain_ones(tmp_pa
 def test_zero_dimensional_parameters_in_memory_broadcast_too():
     net = read_nir(_producer_style_graph(False, True, nd0=True))
     assert [g.shape for g in net.groups] == [(5,)]
+
+
+def _fuzz_base(seed=0):
+    from test_fuzz import base_graph  # tests/ is on the path (conftest.py)
+
+    return base_graph(np.random.default_rng(seed))
+
+
+def _graph(g):
+    return nir.NIRGraph(nodes=g["nodes"], edges=g["edges"], type_check=False)
+
+
+def test_an_edge_into_the_input_is_refused_not_ignored():
+    g = _fuzz_base()
+    g["edges"].append(("l2", "in"))
+    with pytest.raises(FrontendError, match=r"edge \(l2 → in\) goes into the Input node 'in'.*"
+                                            r"remove it"):
+        read_nir(_graph(g))
+
+
+def test_a_wrong_declared_output_shape_is_refused_not_ignored():
+    g = _fuzz_base()
+    g["nodes"]["out"] = nir.Output(output_type={"output": np.array([7])})
+    with pytest.raises(FrontendError, match=r"Output node 'out' declares shape \(7,\) but "
+                                            r"receives 4 values from node 'l2'.*output_type"):
+        read_nir(_graph(g))
+    g["nodes"]["out"] = nir.Output(output_type={"output": np.array([1, 4])})  # batch dim: fine
+    read_nir(_graph(g))
+
+
+def test_nir_file_versions(tmp_path):
+    """Another NIR major version is refused; a file naming none is read as 1.x with a
+    warning the program carries (and neurocc compile prints)."""
+    import h5py
+
+    from neurocc.api.errors import UnsupportedError
+
+    for name, version in (("none.nir", None), ("two.nir", "2.0.0"), ("ok.nir", "1.0.8")):
+        nir.write(tmp_path / name, _graph(_fuzz_base()))
+        with h5py.File(tmp_path / name, "a") as f:
+            del f["version"]
+            if version:
+                f["version"] = version
+    assert compile_nir(tmp_path / "ok.nir").report.warnings == ()
+    warns = compile_nir(tmp_path / "none.nir").report.warnings
+    assert warns == ("NIR file 'none.nir' names no NIR version; read as NIR 1.x",)
+    with pytest.raises(UnsupportedError, match=r"'two.nir' was written by NIR '2.0.0'; "
+                                               r"neurocc reads NIR 1.x.*re-export"):
+        compile_nir(tmp_path / "two.nir")
+
+
+def test_non_square_conv_kernels_survive_the_nir_file(tmp_path):
+    """A graph accepted in memory compiles the same after nir.write / nir.read."""
+    rng = np.random.default_rng(4)
+    g = _fuzz_base()
+    g["nodes"]["conv"] = nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 1, (2, 1, 3, 2)),
+                                    stride=(1, 2), padding=(1, 0), dilation=1, groups=1,
+                                    bias=np.zeros(2))
+    g["nodes"]["l1"] = lif_node((2, 6, 3))
+    g["nodes"]["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 1]), stride=np.array([2, 1]),
+                                       padding=np.array([0, 0]))
+    g["nodes"]["flat"] = nir.Flatten(input_type={"input": np.array([2, 3, 3])}, start_dim=0)
+    direct = compile_nir(_graph(g))
+    nir.write(tmp_path / "ns.nir", _graph(g))
+    again = compile_nir(tmp_path / "ns.nir")
+    for p, q in zip(direct.projections, again.projections):
+        np.testing.assert_array_equal(p.conn.to_dense(), q.conn.to_dense())
+    x = (rng.random((5, 2, 1, 6, 6)) < 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(direct.run(x).output_spike_counts,
+                                  again.run(x).output_spike_counts)
+
+
+def lif_node(shape):
+    return nir.LIF(tau=np.full(shape, 2e-3), r=np.ones(shape), v_leak=np.zeros(shape),
+                   v_threshold=np.ones(shape))

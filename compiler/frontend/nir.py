@@ -263,16 +263,48 @@ def _load(source) -> tuple[object, str]:
         try:
             # nir's own type check refuses what several producers write (batch dimensions
             # in types, grouped convs): read_nir infers and checks every shape itself.
-            return nir.read(str(path), type_check=False), path.name
+            graph = nir.read(str(path), type_check=False)
         except Exception as e:  # nir raises KeyError/ValueError/OSError on bad files
             first = (str(e).splitlines() or [""])[0]
             raise FrontendError(
                 f"cannot read NIR file '{path}': {type(e).__name__}: {first or 'no message'}"
                 " — the file is damaged or not an HDF5 NIR graph (nir.write writes one)"
             ) from None
+        _check_version(path, graph)
+        return graph, path.name
     if type(source).__name__ == "NIRGraph":
         return source, "<NIRGraph>"
     raise FrontendError(f"expected a .nir path or a nir.NIRGraph, got {type(source).__name__}")
+
+
+SUPPORTED_NIR_MAJOR = 1
+"""The NIR format generation neurocc reads (``nir`` 1.x writes it)."""
+
+
+def _check_version(path: Path, graph) -> None:
+    """A file names the NIR version that wrote it: another major version is refused; a
+    file without one is read as 1.x and says so (``graph._neurocc_warnings``)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f["version"][()] if "version" in f else None
+    except (OSError, KeyError, TypeError, ValueError):  # nir.read opened it a moment ago
+        raw = None
+    version = raw.decode(errors="replace") if isinstance(raw, bytes) else \
+        (str(raw) if raw is not None else None)
+    warnings = []
+    if version is None:
+        warnings.append(f"NIR file '{path.name}' names no NIR version; read as NIR "
+                        f"{SUPPORTED_NIR_MAJOR}.x")
+    else:
+        major = version.strip().split(".")[0]
+        if major != str(SUPPORTED_NIR_MAJOR):
+            raise UnsupportedError(
+                f"NIR file '{path.name}' was written by NIR {version.strip()!r}; neurocc reads "
+                f"NIR {SUPPORTED_NIR_MAJOR}.x files: re-export it with nir "
+                f"{SUPPORTED_NIR_MAJOR}.x")
+    graph._neurocc_warnings = warnings
 
 
 def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
@@ -356,6 +388,10 @@ def read_nir(source) -> Network:
         raise FrontendError(f"graph {label} has no Output node")
     in_name = inputs[0]
     in_shape = _input_shape(nodes[in_name], in_name)
+    if preds[in_name]:
+        raise FrontendError(
+            f"edge ({preds[in_name][0]} → {in_name}) goes into the Input node '{in_name}'; an "
+            "Input takes no edges (feedback must end at a neuron node): remove it")
 
     def is_neuron(k):
         return type(nodes[k]).__name__ in NEURON_NODES
@@ -450,6 +486,12 @@ def read_nir(source) -> Network:
             raise UnsupportedError(
                 f"Output '{o}' is fed by node '{src}' ({type(nodes[src]).__name__}), not a neuron:"
                 " add an LI (non-spiking readout) or LIF node before the output")
+        declared = _declared(nodes[o], "output")
+        n_src = int(np.prod(shapes[src]))
+        if declared is not None and int(np.prod(_without_batch(declared))) != n_src:
+            raise FrontendError(
+                f"Output node '{o}' declares shape {declared} but receives {n_src} values from "
+                f"node '{src}' (shape {tuple(shapes[src])}): correct its output_type")
         out_groups.append(src)
 
     return Network(
@@ -458,7 +500,8 @@ def read_nir(source) -> Network:
         # every node's output shape, for tools that walk the NIR graph itself (NeuroBench's
         # layer-by-layer counts, cost/neurobench.py) without inferring them again
         meta={"source": label,
-              "node_shapes": {k: [int(d) for d in v] for k, v in sorted(shapes.items())}},
+              "node_shapes": {k: [int(d) for d in v] for k, v in sorted(shapes.items())},
+              "warnings": list(getattr(graph, "_neurocc_warnings", []))},
     )
 
 

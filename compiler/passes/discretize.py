@@ -137,7 +137,8 @@ class Discretize(Pass):
         if (isinstance(dt, bool) or not isinstance(dt, numbers.Real)
                 or not (dt > 0 and np.isfinite(dt))):
             raise QuantizationError(f"dt must be a positive number of seconds, got {dt!r}")
-        groups, row_scale, warnings = [], {}, []
+        groups, row_scale = [], {}
+        warnings = list(net.meta.get("warnings", []))      # the frontend's, first
         for g in net.groups:
             dg, scale, warning = discretize_group(g, dt)
             groups.append(dg)
