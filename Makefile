@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.neurocc-setup-done
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: setup demo test test-all bench train clean
+.PHONY: setup demo test test-all bench fuzz train clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m neurocc.benchmarks.run
+
+# The fuzz campaign: 10,500 cases in five categories (tests/fuzz_campaign.py), counts into
+# benchmarks/results/fuzz.{json,md}; make test runs a bounded number of the same cases.
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_campaign.py
 
 train: $(STAMP)
 	$(VENV)/bin/neurocc zoo train digits

@@ -17,8 +17,11 @@ FLOAT64_EXACT = 2**53
 def pair(v) -> tuple[int, int]:
     """``3`` or ``[3]`` or ``(3, 3)`` → ``(3, 3)``; anything but one or two whole numbers is
     a ``ValueError``."""
+    if np.iscomplexobj(v):
+        raise ValueError(f"{v!r} is complex, not one or two whole numbers")
     a = np.atleast_1d(np.asarray(v, dtype=np.float64)).ravel()
-    if a.size not in (1, 2) or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+    if a.size not in (1, 2) or not np.all(np.isfinite(a)) or np.any(a != np.round(a)) \
+            or np.any(np.abs(a) > 2**31):
         raise ValueError(f"{v!r} is not one or two whole numbers")
     a = a.astype(np.int64)
     if a.size == 1:

@@ -221,6 +221,10 @@ def _section(raw: dict, sec: str, cls: type, where: str, sources: dict) -> dict:
     return values
 
 
+INT_LIMIT = 2**31 - 1
+"""The largest integer a config field may hold (the mesh and core arithmetic is int64)."""
+
+
 def _typed(v, hint, what: str, where: str):
     """``v`` checked against ``hint`` (int, float, bool or a tuple of those); lists become
     tuples, ints are accepted for floats."""
@@ -246,6 +250,8 @@ def _typed(v, hint, what: str, where: str):
             raise bad("an integer")
         if v < 0 and not what.endswith("_min"):
             raise bad("an integer >= 0")
+        if abs(v) > INT_LIMIT:          # counts and widths of a chip: far below this
+            raise bad(f"an integer of at most {INT_LIMIT}")
         return v
     if hint is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):

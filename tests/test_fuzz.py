@@ -243,3 +243,68 @@ def test_edited_hardware_configs_are_loaded_or_refused(tmp_path):
         except Exception as e:  # noqa: BLE001
             crashes.append(f"--hw {weird!r}: {type(e).__name__}: {e}")
     assert not crashes, "\n".join(crashes[:20])
+
+
+def test_a_damaged_chunk_index_is_refused_instead_of_hanging(tmp_path):
+    """Fuzz campaign finding: one flipped byte in a .nir file's chunk index made libhdf5 loop
+    forever inside nir.read (SIGALRM cannot interrupt it). The file is committed; it must be
+    refused in one line, fast. A child process with a timeout guards against a regression."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = Path(__file__).parent / "fixtures" / "damaged_chunk_index.nir"
+    p = subprocess.run([sys.executable, "-m", "neurocc", "compile", str(bad), "-o",
+                        str(tmp_path / "p.neurocc")], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert "is damaged" in p.stderr and "re-export it" in p.stderr
+    assert not (tmp_path / "p.neurocc").exists()
+
+
+def _pool_stride_zero(g, rng):
+    g["nodes"]["pool"].stride = np.array([0, 0])
+
+
+def _conv_negative_padding(g, rng):
+    g["nodes"]["conv"].padding = -1
+
+
+def _bias_too_long(g, rng):
+    g["nodes"]["fc"].bias = np.zeros(5)
+
+
+def _second_input_of_another_size(g, rng):
+    g["edges"].append(("in", "l2"))
+
+
+@pytest.mark.parametrize("damage, says", [
+    (_pool_stride_zero, r"node 'pool' \(AvgPool2d\): stride \(0, 0\) must be at least 1"),
+    (_conv_negative_padding, r"node 'conv' \(Conv2d\): padding \(-1, -1\) must be at least 0"),
+    (_bias_too_long, r"node 'fc' \(Affine\): bias has 5 values but the weight has 4 rows"),
+    (_second_input_of_another_size,
+     r"node 'l2' \(LIF\): has 4 neurons but receives 36 values from node 'in'"),
+])
+def test_fuzz_campaign_crashes_are_now_named_refusals(damage, says):
+    """Pinned from the 10,500-case campaign (tests/fuzz_campaign.py): each was a
+    ZeroDivisionError, a broadcast error or an IndexError."""
+    from neurocc.api.errors import FrontendError
+
+    g = base_graph(np.random.default_rng(0))
+    damage(g, None)
+    with pytest.raises(FrontendError, match=says):
+        compile_nir(graph_of(g))
+
+
+def test_an_integer_too_large_for_the_chip_arithmetic_is_refused(tmp_path):
+    import re
+
+    from neurocc.api.errors import ConfigError
+
+    text = (HERE / "tiny.toml").read_text()
+    m = re.search(r"(cores_per_tile\s*=\s*\{\s*value\s*=\s*)(\d+)", text)
+    bad = text[:m.start(2)] + "99999999999999999999" + text[m.end(2):]
+    (tmp_path / "big.toml").write_text(bad)
+    with pytest.raises(ConfigError, match=r"cores_per_tile = 99999999999999999999 must be an "
+                                          r"integer of at most 2147483647"):
+        load_hw(tmp_path / "big.toml")

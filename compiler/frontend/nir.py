@@ -50,7 +50,21 @@ class LinearOp:
 def _affine(node, shape):
     w = _arr(node, "weight", 2)
     b = _arr(node, "bias", 1) if hasattr(node, "bias") else np.zeros(w.shape[0])
+    if b.size not in (1, w.shape[0]):
+        raise FrontendError(
+            f"node '{node._name}' (Affine): bias has {b.size} values but the weight has "
+            f"{w.shape[0]} rows (one bias per output); make them agree")
     return LinearOp(lambda x: x.reshape(len(x), -1) @ w.T + b, matrix=w)
+
+
+def _geometry(node, field: str, minimum: int) -> tuple[int, int]:
+    """A conv or pool's ``field`` as an (h, w) pair of whole numbers ≥ ``minimum``."""
+    v = pair(getattr(node, field))
+    if min(v) < minimum:
+        raise FrontendError(
+            f"node '{node._name}' ({type(node).__name__}): {field} {v} must be at least "
+            f"{minimum} in both dimensions")
+    return v
 
 
 def _linear(node, shape):
@@ -65,7 +79,7 @@ def _scale(node, shape):
 
 def _conv2d(node, shape):
     w = _arr(node, "weight", 4)
-    stride, dilation = pair(node.stride), pair(node.dilation)
+    stride, dilation = _geometry(node, "stride", 1), _geometry(node, "dilation", 1)
     groups = int(np.asarray(node.groups).ravel()[0]) if np.size(node.groups) else 1
     if isinstance(node.padding, str):
         if node.padding == "valid":
@@ -79,7 +93,7 @@ def _conv2d(node, shape):
         else:
             raise UnsupportedError(f"node '{node._name}' (Conv2d): padding={node.padding!r}")
     else:
-        padding = pair(node.padding)
+        padding = _geometry(node, "padding", 0)
     bias = _arr(node, "bias", 1) if getattr(node, "bias", None) is not None else None
     if bias is None or bias.size != w.shape[0]:
         bias = np.zeros(w.shape[0]) if bias is None or bias.size <= 1 else bias
@@ -94,7 +108,8 @@ def _conv2d(node, shape):
 
 def _pool(average: bool):
     def make(node, shape):
-        kernel, stride, padding = pair(node.kernel_size), pair(node.stride), pair(node.padding)
+        kernel, stride = _geometry(node, "kernel_size", 1), _geometry(node, "stride", 1)
+        padding = _geometry(node, "padding", 0)
         if len(shape) != 3:
             raise FrontendError(
                 f"node '{node._name}' ({type(node).__name__}): expects a (C, H, W) input, "
@@ -260,6 +275,7 @@ def _load(source) -> tuple[object, str]:
         path = Path(source)
         if not path.exists():
             raise FrontendError(f"NIR file '{path}' does not exist")
+        _check_hdf5(path)
         try:
             # nir's own type check refuses what several producers write (batch dimensions
             # in types, grouped convs): read_nir infers and checks every shape itself.
@@ -275,6 +291,44 @@ def _load(source) -> tuple[object, str]:
     if type(source).__name__ == "NIRGraph":
         return source, "<NIRGraph>"
     raise FrontendError(f"expected a .nir path or a nir.NIRGraph, got {type(source).__name__}")
+
+
+def _check_hdf5(path: Path) -> None:
+    """Every dataset's storage is where the file says, before any data is read: libhdf5 can
+    loop forever on a damaged chunk index (found by the fuzz campaign: one flipped byte),
+    where asking for the storage size fails at once."""
+    import h5py
+
+    size = path.stat().st_size
+    bad = []
+
+    def visit(name, obj):
+        if bad or not isinstance(obj, h5py.Dataset):
+            return
+        try:
+            obj.id.get_storage_size()
+            if obj.chunks is not None:
+                for i in range(obj.id.get_num_chunks()):
+                    info = obj.id.get_chunk_info(i)
+                    if info.byte_offset is None or info.byte_offset + info.size > size:
+                        raise ValueError("a chunk lies outside the file")
+        except Exception as e:  # noqa: BLE001 - any failure here means a damaged file
+            bad.append((name, (str(e).splitlines() or ["damaged"])[0]))
+
+    try:
+        f = h5py.File(path, "r")
+    except Exception:  # noqa: BLE001 - not HDF5 at all: nir.read says so below
+        return
+    with f:
+        try:
+            f.visititems(visit)
+        except Exception as e:  # noqa: BLE001 - a damaged group or link table
+            bad.append((None, (str(e).splitlines() or ["damaged"])[0]))
+    if bad:
+        name, why = bad[0]
+        what = "its group index" if name is None else f"dataset '{name}'"
+        raise FrontendError(f"NIR file '{path}': {what} is damaged ({why}); the file cannot "
+                            "be read safely — re-export it")
 
 
 SUPPORTED_NIR_MAJOR = 1
@@ -468,12 +522,13 @@ def read_nir(source) -> Network:
     for k, g in groups.items():
         if not preds[k]:
             raise FrontendError(f"neuron node '{k}' has no input edge")
-        src_shape = shape_of(preds[k][0])
-        if int(np.prod(src_shape)) != g.n:
-            raise FrontendError(
-                f"node '{k}' ({type(nodes[k]).__name__}): has {g.n} neurons but receives "
-                f"{int(np.prod(src_shape))} values from node '{preds[k][0]}' "
-                f"(shape {tuple(src_shape)})")
+        for p in preds[k]:                      # every input edge, not just the first
+            src_shape = shape_of(p)
+            if int(np.prod(src_shape)) != g.n:
+                raise FrontendError(
+                    f"node '{k}' ({type(nodes[k]).__name__}): has {g.n} neurons but receives "
+                    f"{int(np.prod(src_shape))} values from node '{p}' "
+                    f"(shape {tuple(src_shape)})")
 
     _check_reachable(in_name, outputs, succs, label)
 
@@ -550,7 +605,8 @@ def _check_declared(node, name, in_shape) -> None:
     if declared is None or type(node).__name__ in ("Flatten", "Output", "Affine", "Linear"):
         return
     declared = tuple(int(s) for s in np.asarray(declared).ravel())
-    groups = int(np.asarray(getattr(node, "groups", 1)).ravel()[0] or 1)
+    g = np.asarray(getattr(node, "groups", 1)).ravel()
+    groups = int(g[0]) if g.size and np.isfinite(g[0]) and g[0] >= 1 else 1
     if (type(node).__name__ == "Conv2d" and groups > 1 and len(declared) == 3
             and len(in_shape) == 3 and declared[0] * groups == in_shape[0]
             and declared[1:] == tuple(in_shape[1:])):

@@ -1,0 +1,303 @@
+"""``make fuzz``: the fuzz campaign, at least 10,000 cases in five categories, in process
+through the Python API. Every case must either work or raise one ``NeuroccError``; counts
+go to ``benchmarks/results/fuzz.{json,md}`` (the README quotes them).
+
+    python tests/fuzz_campaign.py [--scale 1.0]
+
+Categories (the generators are those of ``tests/test_fuzz.py``, which runs a bounded number
+of the same cases in ``make test``):
+
+- valid random NIR graphs (random sizes, neuron types, conv/pool/affine chains): compiled
+  from memory and again after ``nir.write`` / ``nir.read``; the two programs must be
+  identical and run identically (a difference is a *mismatch*);
+- hostile graphs: a valid graph with one to two mutations (hostile attribute values,
+  damaged arrays, odd edges, non-NIR nodes, wrong weight shapes, long chains);
+- damaged ``.nir`` and program files: truncated, bytes flipped, random bytes;
+- bad input arrays: wrong shapes, dtypes, values (NaN, inf, graded for spikes, huge);
+- damaged hardware TOMLs: one value replaced by a hostile one, then compile and run.
+
+A case that takes longer than ``HANG_S`` seconds is a *hang* (SIGALRM). Seeds are the case
+numbers, so every finding is reproducible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+import nir
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from test_fuzz import base_graph, graph_of, lif, mutate  # noqa: E402
+
+import neurocc  # noqa: E402
+from neurocc.api.errors import NeuroccError  # noqa: E402
+from neurocc.compiler.pipeline import compile_nir  # noqa: E402
+from neurocc.hw_configs import HERE as HW_DIR  # noqa: E402
+from neurocc.hw_configs import load_hw  # noqa: E402
+
+RESULTS = HERE.parent / "benchmarks" / "results"
+HANG_S = 60
+CASES = {"valid random NIR graphs": 2000, "hostile graphs": 3500,
+         "damaged .nir and program files": 2000, "bad input arrays": 1500,
+         "damaged hardware TOMLs": 1500}
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Hang()
+
+
+# --------------------------------------------------------------------------- generators
+
+
+def valid_graph(rng) -> nir.NIRGraph:
+    """A random valid graph: optional conv (and pool) front end, then affine layers of
+    random widths and neuron types, an LI or LIF readout."""
+    nodes, edges = {}, []
+    conv = rng.random() < 0.4
+    if conv:
+        c, h = int(rng.integers(1, 3)), int(rng.integers(4, 9))
+        nodes["in"] = nir.Input(input_type={"input": np.array([c, h, h])})
+        co, k = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        pad = int(rng.integers(0, 2))
+        nodes["conv"] = nir.Conv2d(input_shape=(h, h), weight=rng.normal(0, 1, (co, c, k, k)),
+                                   stride=1, padding=pad, dilation=1, groups=1,
+                                   bias=np.zeros(co))
+        ho = h + 2 * pad - k + 1
+        nodes["l0"] = lif((co, ho, ho), rng)
+        edges += [("in", "conv"), ("conv", "l0")]
+        prev, shape = "l0", (co, ho, ho)
+        if ho % 2 == 0 and rng.random() < 0.5:
+            nodes["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 2]),
+                                          stride=np.array([2, 2]), padding=np.array([0, 0]))
+            edges.append((prev, "pool"))
+            prev, shape = "pool", (co, ho // 2, ho // 2)
+        nodes["flat"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
+        edges.append((prev, "flat"))
+        prev, n = "flat", int(np.prod(shape))
+    else:
+        n = int(rng.integers(1, 40))
+        nodes["in"] = nir.Input(input_type={"input": np.array([n])})
+        prev = "in"
+    for i in range(int(rng.integers(1, 4))):
+        m = int(rng.integers(1, 40))
+        nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(0, 1.5 / np.sqrt(n), (m, n)),
+                                     bias=rng.normal(0, 0.1, m) * (rng.random() < 0.5))
+        kind = rng.integers(3)
+        if kind == 0:
+            nodes[f"n{i}"] = lif((m,), rng)
+        elif kind == 1:
+            nodes[f"n{i}"] = nir.CubaLIF(tau_mem=np.full(m, 2e-3), tau_syn=np.full(m, 1e-3),
+                                         r=np.ones(m), v_leak=np.zeros(m),
+                                         v_threshold=np.full(m, 1.0), w_in=np.ones(m))
+        else:
+            nodes[f"n{i}"] = nir.IF(r=np.ones(m), v_threshold=np.full(m, 1.0))
+        edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
+        prev, n = f"n{i}", m
+    if rng.random() < 0.3:
+        m = int(rng.integers(1, 10))
+        nodes["ro_fc"] = nir.Affine(weight=rng.normal(0, 1, (m, n)), bias=np.zeros(m))
+        nodes["ro"] = nir.LI(tau=np.full(m, 2e-3), r=np.ones(m), v_leak=np.zeros(m))
+        edges += [(prev, "ro_fc"), ("ro_fc", "ro")]
+        prev, n = "ro", m
+    nodes["out"] = nir.Output(output_type={"output": np.array([n])})
+    edges.append((prev, "out"))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def case_valid(case: int, tmp: Path) -> str:
+    rng = np.random.default_rng(case)
+    graph = valid_graph(rng)
+    a = compile_nir(graph, hw="loihi2")
+    path = tmp / f"v{case % 8}.nir"
+    nir.write(path, graph)
+    b = compile_nir(path, hw="loihi2")
+    same = len(a.projections) == len(b.projections) and all(
+        np.array_equal(p.conn.to_dense(), q.conn.to_dense()) and p.weight_exp == q.weight_exp
+        for p, q in zip(a.projections, b.projections))
+    x = (rng.random((6, 2, *a.input_shape)) < 0.4).astype(np.uint8)
+    ra, rb = a.run(x), b.run(x)
+    same = same and all(np.array_equal(ra.outputs[k], rb.outputs[k]) for k in ra.outputs)
+    same = same and ra.energy_j == rb.energy_j
+    return "ok" if same else "mismatch"
+
+
+def case_hostile(case: int, tmp: Path) -> str:
+    rng = np.random.default_rng(case)
+    g = base_graph(rng)
+    for _ in range(int(rng.integers(1, 3))):
+        g = mutate(g, rng)
+    try:
+        graph = graph_of(g)
+    except Exception:  # noqa: BLE001 - nir itself refused to build it: not our input
+        return "not built"
+    compile_nir(graph, hw="loihi2")
+    return "ok"
+
+
+_FILES: dict = {}
+
+
+def case_file(case: int, tmp: Path) -> str:
+    if not _FILES:
+        rng = np.random.default_rng(0)
+        nir.write(tmp / "ok.nir", graph_of(base_graph(rng)))
+        neurocc.compile(tmp / "ok.nir").save(tmp / "ok.neurocc")
+        _FILES.update({n: (tmp / n).read_bytes() for n in ("ok.nir", "ok.neurocc")})
+    name = "ok.nir" if case % 2 else "ok.neurocc"
+    r = np.random.default_rng(case)
+    b = bytearray(_FILES[name])
+    kind = (case // 2) % 3
+    if kind == 0:
+        b = b[: int(r.integers(0, len(b)))]
+    elif kind == 1:
+        for i in r.integers(0, len(b), int(r.integers(1, 20))):
+            b[i] = int(r.integers(0, 256))
+    else:
+        b = bytearray(r.integers(0, 256, int(r.integers(0, 4000)), dtype=np.uint8).tobytes())
+    p = tmp / f"bad{name[2:]}"
+    p.write_bytes(bytes(b))
+    if name.endswith(".nir"):
+        compile_nir(p)           # NIR files carry no checksum: a changed weight is a weight
+        return "ok"
+    # a program file that still loads must be the program that was saved (the damage hit
+    # only the container, e.g. a zip timestamp): saved again, the same bytes
+    neurocc.load(p).save(tmp / "again.neurocc")
+    return "ok" if (tmp / "again.neurocc").read_bytes() == _FILES["ok.neurocc"] else "mismatch"
+
+
+_PROGRAM: list = []
+
+
+def case_input(case: int, tmp: Path) -> str:
+    if not _PROGRAM:
+        _PROGRAM.append(compile_nir(graph_of(base_graph(np.random.default_rng(2)))))
+    prog = _PROGRAM[0]
+    r = np.random.default_rng(case)
+    shape = [int(r.integers(0, 6)), int(r.integers(0, 4)), 1, 6, 6]
+    if r.random() < 0.5:                      # a wrong shape
+        shape = [int(v) for v in r.integers(0, 7, int(r.integers(0, 6)))]
+    dtype = r.choice(["uint8", "float64", "int64", "bool", "complex128", "str", "object"])
+    x = np.asarray(r.random(shape) < 0.5)
+    try:
+        x = x.astype(dtype)
+    except (TypeError, ValueError):
+        x = x.astype(np.uint8)
+    if x.dtype.kind == "f" and x.size:
+        x.flat[int(r.integers(x.size))] = r.choice([np.nan, np.inf, 2.5, -1.0, 1e300])
+    if r.random() < 0.1:
+        x = [[1, 2], [3]] if r.random() < 0.5 else None
+    prog.run(x)
+    return "ok"
+
+
+_TOML: dict = {}
+
+
+def case_toml(case: int, tmp: Path) -> str:
+    if not _TOML:
+        _TOML["text"] = (HW_DIR / "tiny.toml").read_text()
+        _TOML["values"] = list(re.finditer(r"value = ([^,}]+(?:\[[^\]]*\])?[^,}]*)",
+                                           _TOML["text"]))
+        _TOML["graph"] = graph_of(base_graph(np.random.default_rng(3)))
+    hostile = ['"8"', "0", "-1", "1e400", "nan", "true", "[100000, 100000]", "[]", "2.5",
+               "-0.0", '"35.5e-12"', "{}", "99999999999999999999", "1", "3", "1e-30"]
+    r = np.random.default_rng(case)
+    text = _TOML["text"]
+    for _ in range(int(r.integers(1, 3))):
+        values = list(re.finditer(r"value = ([^,}]+(?:\[[^\]]*\])?[^,}]*)", text))
+        m = values[int(r.integers(len(values)))]
+        text = text[:m.start(1)] + str(r.choice(hostile)) + text[m.end(1):]
+    p = tmp / "hw.toml"
+    p.write_text(text)
+    hw = load_hw(p)
+    prog = compile_nir(_TOML["graph"], hw=hw)
+    prog.run(np.ones((2, 1, 1, 6, 6), dtype=np.uint8)).to_dict()
+    return "ok"
+
+
+RUNNERS = {"valid random NIR graphs": case_valid, "hostile graphs": case_hostile,
+           "damaged .nir and program files": case_file, "bad input arrays": case_input,
+           "damaged hardware TOMLs": case_toml}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the cases to run")
+    a = ap.parse_args(argv)
+    signal.signal(signal.SIGALRM, _alarm)
+    out = {"machine": {"python": platform.python_version()}, "categories": {},
+           "findings": []}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="neurocc-fuzz-") as d:
+        tmp = Path(d)
+        for cat, n in CASES.items():
+            counts = Counter()
+            for case in range(int(n * a.scale)):
+                signal.alarm(HANG_S)
+                try:
+                    counts[RUNNERS[cat](case, tmp)] += 1
+                except NeuroccError:
+                    counts["clean refusal"] += 1
+                except Hang:
+                    counts["hang"] += 1
+                    out["findings"].append(f"{cat} case {case}: hang (> {HANG_S} s)")
+                except Exception as e:  # noqa: BLE001 - that is the finding
+                    counts["crash"] += 1
+                    where = traceback.extract_tb(e.__traceback__)[-1]
+                    out["findings"].append(
+                        f"{cat} case {case}: {type(e).__name__}: {str(e)[:120]} "
+                        f"({Path(where.filename).name}:{where.lineno})")
+                finally:
+                    signal.alarm(0)
+            out["categories"][cat] = dict(counts)
+            print(f"{cat}: {dict(counts)}", flush=True)
+    out["seconds"] = time.perf_counter() - t0
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "fuzz.json").write_text(json.dumps(out, indent=1))
+    (RESULTS / "fuzz.md").write_text(render(out))
+    print(render(out))
+    return out
+
+
+def render(o: dict) -> str:
+    cols = ["ok", "clean refusal", "crash", "hang", "mismatch", "not built"]
+    lines = [f"Fuzz campaign (`make fuzz`, in process through the Python API, "
+             f"{o['seconds']:.0f} s on 2 cores): every case works or raises one NeuroccError.",
+             "", "| category | cases | " + " | ".join(cols) + " |",
+             "|---|---:|" + "---:|" * len(cols)]
+    total = Counter()
+    for cat, c in o["categories"].items():
+        n = sum(c.values())
+        total.update(c)
+        total["cases"] += n
+        lines.append(f"| {cat} | {n:,} | " + " | ".join(f"{c.get(k, 0):,}" for k in cols)
+                     + " |")
+    lines.append(f"| **all** | {total['cases']:,} | "
+                 + " | ".join(f"{total.get(k, 0):,}" for k in cols) + " |")
+    lines += ["", "\"not built\": nir itself refused to construct the mutated graph (not "
+              "neurocc's input). \"mismatch\": a valid graph compiled or ran differently "
+              "after nir.write / nir.read."]
+    if o["findings"]:
+        lines += ["", "Findings:", ""] + [f"- {f}" for f in o["findings"][:50]]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
