@@ -1,6 +1,7 @@
-"""``make fuzz``: the fuzz campaign, at least 10,000 cases in five categories, in process
-through the Python API. Every case must either work or raise one ``NeuroccError``; counts
-go to ``benchmarks/results/fuzz.{json,md}`` (the README quotes them).
+"""``make fuzz``: the fuzz campaign, at least 10,000 cases in six categories, in process
+through the Python API and, for 300 of them, through the real command line. Every case
+must either work or raise one ``NeuroccError``; counts go to
+``benchmarks/results/fuzz.{json,md}`` (the README quotes them).
 
     python tests/fuzz_campaign.py [--scale 1.0]
 
@@ -14,7 +15,11 @@ of the same cases in ``make test``):
   damaged arrays, odd edges, non-NIR nodes, wrong weight shapes, long chains);
 - damaged ``.nir`` and program files: truncated, bytes flipped, random bytes;
 - bad input arrays: wrong shapes, dtypes, values (NaN, inf, graded for spikes, huge);
-- damaged hardware TOMLs: one value replaced by a hostile one, then compile and run.
+- damaged hardware TOMLs: one value replaced by a hostile one, then compile and run;
+- through the CLI: ``compile``, ``run``, ``info``, ``diff``, ``compare`` and ``hw`` in a
+  child process with damaged or missing models, inputs, configs and options, and outputs
+  that are directories, missing directories, ``/dev/full`` or an existing file (which a
+  failed command must leave untouched: otherwise a *lost file*).
 
 A case that takes longer than ``HANG_S`` seconds is a *hang* (SIGALRM). Seeds are the case
 numbers, so every finding is reproducible.
@@ -52,7 +57,7 @@ RESULTS = HERE.parent / "benchmarks" / "results"
 HANG_S = 60
 CASES = {"valid random NIR graphs": 2000, "hostile graphs": 3500,
          "damaged .nir and program files": 2000, "bad input arrays": 1500,
-         "damaged hardware TOMLs": 1500}
+         "damaged hardware TOMLs": 1500, "through the CLI": 300}
 
 
 class Hang(Exception):
@@ -232,9 +237,71 @@ def case_toml(case: int, tmp: Path) -> str:
     return "ok"
 
 
+_CLI: dict = {}
+
+
+def case_cli(case: int, tmp: Path) -> str:
+    """The real command line in a child process: any exit but 0/2/3/4/5 is a crash, a
+    traceback or more than one line of error is a crash, a pre-existing output file that a
+    failed command changed is a *lost file*."""
+    import subprocess
+
+    if not _CLI:
+        rng = np.random.default_rng(0)
+        nir.write(tmp / "cli.nir", graph_of(base_graph(rng)))
+        neurocc.compile(tmp / "cli.nir").save(tmp / "cli.neurocc")
+        np.save(tmp / "x.npy", (rng.random((4, 2, 1, 6, 6)) < 0.5).astype(np.uint8))
+        np.save(tmp / "bad.npy", rng.random((4, 2, 7)))
+        (tmp / "junk.nir").write_bytes(b"not hdf5")
+        (tmp / "sub").mkdir()
+        _CLI["ready"] = True
+    r = np.random.default_rng(case)
+    out = tmp / "out.bin"
+    out.write_bytes(b"precious")               # must survive any failed command
+    pick = lambda xs: xs[int(r.integers(len(xs)))]   # noqa: E731
+    models = [tmp / "cli.nir", tmp / "junk.nir", tmp / "none.nir", tmp / "sub", tmp / "x.npy"]
+    outputs = [out, tmp / "sub", tmp / "missing" / "p", "/dev/full", tmp / "fresh.neurocc"]
+    inputs = [tmp / "x.npy", tmp / "bad.npy", tmp / "none.npy", tmp / "cli.nir", tmp / "sub"]
+    hws = ["loihi2", "loihi1", "tiny", "", "/", str(tmp), "nosuch", str(tmp / "x.npy")]
+    cmd = pick(["compile", "run", "info", "diff", "compare", "hw"])
+    if cmd == "compile":
+        args = ["compile", pick(models), "--hw", pick(hws), "-o", pick(outputs)]
+        if r.random() < 0.5:
+            args += [pick(["--dt", "--graded-input"]), pick(["0", "-1", "nan", "inf", "1e-4",
+                                                             "abc", "2"])]
+    elif cmd == "run":
+        args = ["run", pick([tmp / "cli.neurocc", *models]), "--input", pick(inputs)]
+        if r.random() < 0.5:
+            args += ["-o", pick(outputs)]
+        if r.random() < 0.3:
+            args += [pick(["--workers", "--backend"]), pick(["0", "2", "-3", "emulator",
+                                                             "nosuch"])]
+    elif cmd == "info":
+        args = ["info", pick([tmp / "cli.neurocc", *models])]
+    elif cmd == "diff":
+        args = ["diff", pick([tmp / "cli.neurocc", *models]), "--input", pick(inputs),
+                "--b", "reference"]
+    elif cmd == "compare":
+        args = ["compare", pick(models), "--hw", pick(["loihi1,loihi2", ",", "loihi2,nosuch"]),
+                "--input", pick(inputs)]
+    else:
+        args = ["hw", pick(hws)]
+    p = subprocess.run([sys.executable, "-m", "neurocc", *map(str, args)],
+                       capture_output=True, text=True, timeout=HANG_S)
+    lines = [x for x in p.stderr.strip().splitlines() if x.strip()]
+    failed = p.returncode != 0
+    if failed and out.read_bytes() != b"precious":
+        return "lost file"
+    if p.returncode not in (0, 2, 3, 4, 5) or "Traceback" in p.stderr or \
+            (failed and (len(lines) != 1 or not lines[0].startswith("neurocc: error: "))):
+        raise RuntimeError(f"exit {p.returncode}: {' '.join(map(str, args))}: "
+                           f"{(lines or [''])[-1][:100]}")
+    return "ok" if not failed else "clean refusal"
+
+
 RUNNERS = {"valid random NIR graphs": case_valid, "hostile graphs": case_hostile,
            "damaged .nir and program files": case_file, "bad input arrays": case_input,
-           "damaged hardware TOMLs": case_toml}
+           "damaged hardware TOMLs": case_toml, "through the CLI": case_cli}
 
 
 def main(argv=None) -> dict:
@@ -277,9 +344,10 @@ def main(argv=None) -> dict:
 
 
 def render(o: dict) -> str:
-    cols = ["ok", "clean refusal", "crash", "hang", "mismatch", "not built"]
-    lines = [f"Fuzz campaign (`make fuzz`, in process through the Python API, "
-             f"{o['seconds']:.0f} s on 2 cores): every case works or raises one NeuroccError.",
+    cols = ["ok", "clean refusal", "crash", "hang", "mismatch", "lost file", "not built"]
+    lines = [f"Fuzz campaign (`make fuzz`: in process through the Python API, the last "
+             f"category through the real CLI; {o['seconds']:.0f} s on 2 cores): every case "
+             "works or raises one NeuroccError.",
              "", "| category | cases | " + " | ".join(cols) + " |",
              "|---|---:|" + "---:|" * len(cols)]
     total = Counter()
