@@ -45,7 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from test_fuzz import base_graph, graph_of, lif, mutate  # noqa: E402
+from test_fuzz import base_graph, damaged, graph_of, hostile_graph, lif  # noqa: E402
 
 import neurocc  # noqa: E402
 from neurocc.api.errors import NeuroccError  # noqa: E402
@@ -144,13 +144,8 @@ def case_valid(case: int, tmp: Path) -> str:
 
 
 def case_hostile(case: int, tmp: Path) -> str:
-    rng = np.random.default_rng(case)
-    g = base_graph(rng)
-    for _ in range(int(rng.integers(1, 3))):
-        g = mutate(g, rng)
-    try:
-        graph = graph_of(g)
-    except Exception:  # noqa: BLE001 - nir itself refused to build it: not our input
+    graph = hostile_graph(case)
+    if graph is None:
         return "not built"
     compile_nir(graph, hw="loihi2")
     return "ok"
@@ -166,18 +161,8 @@ def case_file(case: int, tmp: Path) -> str:
         neurocc.compile(tmp / "ok.nir").save(tmp / "ok.neurocc")
         _FILES.update({n: (tmp / n).read_bytes() for n in ("ok.nir", "ok.neurocc")})
     name = "ok.nir" if case % 2 else "ok.neurocc"
-    r = np.random.default_rng(case)
-    b = bytearray(_FILES[name])
-    kind = (case // 2) % 3
-    if kind == 0:
-        b = b[: int(r.integers(0, len(b)))]
-    elif kind == 1:
-        for i in r.integers(0, len(b), int(r.integers(1, 20))):
-            b[i] = int(r.integers(0, 256))
-    else:
-        b = bytearray(r.integers(0, 256, int(r.integers(0, 4000)), dtype=np.uint8).tobytes())
     p = tmp / f"bad{name[2:]}"
-    p.write_bytes(bytes(b))
+    p.write_bytes(damaged(_FILES[name], case, (case // 2) % 3))
     if name.endswith(".nir"):
         compile_nir(p)           # NIR files carry no checksum: a changed weight is a weight
         return "ok"

@@ -199,7 +199,7 @@ def test_message_tracing_fallback_counts_what_the_maps_count(seed):
     mapped = run(prog, x)
     prog.__dict__.pop("_activity_plans", None)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(activity, "INCIDENCE_ENTRIES", 1)     # no maps, one row per piece
+        m.setattr(activity, "INCIDENCE_ENTRIES", 0)     # no maps, one row per piece
         traced = run(prog, x)
         (_, plan), = prog.__dict__.pop("_activity_plans").values()
     assert all(v is None for v in plan["to_core"].values())

@@ -92,17 +92,25 @@ def graph_of(g):
     return nir.NIRGraph(nodes=g["nodes"], edges=g["edges"], type_check=False)
 
 
+def hostile_graph(case: int):
+    """Case ``case``'s graph: the base graph with one or two mutations, or None when nir
+    itself refuses to build it (not our input)."""
+    rng = np.random.default_rng(case)
+    g = base_graph(rng)
+    for _ in range(int(rng.integers(1, 3))):
+        g = mutate(g, rng)
+    try:
+        return graph_of(g)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 @pytest.mark.parametrize("block", range(3))
 def test_hostile_graphs_are_compiled_or_refused(block):
     crashes = []
     for case in range(block * CASES, (block + 1) * CASES):
-        rng = np.random.default_rng(case)
-        g = base_graph(rng)
-        for _ in range(int(rng.integers(1, 3))):
-            g = mutate(g, rng)
-        try:
-            graph = graph_of(g)
-        except Exception:   # nir itself refused to build it: not our input
+        graph = hostile_graph(case)
+        if graph is None:
             continue
         try:
             compile_nir(graph, hw="loihi2")
@@ -111,6 +119,19 @@ def test_hostile_graphs_are_compiled_or_refused(block):
         except Exception as e:   # noqa: BLE001 - that is the finding
             crashes.append(f"case {case}: {type(e).__name__}: {str(e)[:120]}")
     assert not crashes, "\n".join(crashes[:20])
+
+
+def damaged(data: bytes, case: int, kind: int) -> bytes:
+    """``data`` truncated (kind 0), with 1–19 bytes changed (1), or random bytes (2)."""
+    r = np.random.default_rng(case)
+    b = bytearray(data)
+    if kind == 0:
+        return bytes(b[: int(r.integers(0, len(b)))])
+    if kind == 1:
+        for i in r.integers(0, len(b), int(r.integers(1, 20))):
+            b[i] = int(r.integers(0, 256))
+        return bytes(b)
+    return r.integers(0, 256, int(r.integers(0, 4000)), dtype=np.uint8).tobytes()
 
 
 def test_damaged_nir_and_program_files_are_refused(tmp_path):
@@ -122,18 +143,8 @@ def test_damaged_nir_and_program_files_are_refused(tmp_path):
     for name in ("ok.nir", "ok.neurocc"):
         data = (tmp_path / name).read_bytes()
         for case in range(60):
-            r = np.random.default_rng(case)
-            b = bytearray(data)
-            kind = case % 3
-            if kind == 0:
-                b = b[: int(r.integers(0, len(b)))]
-            elif kind == 1:
-                for i in r.integers(0, len(b), int(r.integers(1, 20))):
-                    b[i] = int(r.integers(0, 256))
-            else:
-                b = bytes(r.integers(0, 256, int(r.integers(0, 4000)), dtype=np.uint8))
             p = tmp_path / f"bad{case}{name[2:]}"
-            p.write_bytes(bytes(b))
+            p.write_bytes(damaged(data, case, case % 3))
             try:
                 if name.endswith(".nir"):
                     compile_nir(p)

@@ -38,6 +38,20 @@ SMALL_CONV = 1 << 22
 """Convs with at most this many (post × pre) entries run as an explicit matrix."""
 
 
+def sum_bound(conn, max_input: int) -> tuple[float, float]:
+    """``(bound, wmax)``: no partial sum of the projection's integer products can exceed
+    ``bound`` (``max_input`` × the largest weight × the largest fan-in) in magnitude; it
+    decides which float type computes the sums exactly."""
+    if isinstance(conn, Conv):
+        w, fan_in = conn.weight, int(np.prod(conn.weight.shape[1:]))
+    elif isinstance(conn, Sparse):
+        w, fan_in = conn.data, int(np.max(np.diff(conn.indptr), initial=0))
+    else:
+        w, fan_in = conn.weight, conn.weight.shape[1]
+    wmax = float(np.max(np.abs(w), initial=0))
+    return max_input * wmax * max(fan_in, 1), wmax
+
+
 class _Synapses:
     """One projection's integer arithmetic, batched: ``(B, n_pre)`` → ``(B, n_post)``."""
 
@@ -51,17 +65,7 @@ class _Synapses:
         # the exponent shift; binary spikes are summed in int64.
         self.graded = graded
         conn = p.conn
-        if isinstance(conn, Conv):
-            w = conn.weight
-            fan_in = int(np.prod(w.shape[1:]))
-        elif isinstance(conn, Sparse):
-            w = conn.data
-            fan_in = int(np.max(np.diff(conn.indptr), initial=0))
-        else:
-            w = conn.weight
-            fan_in = w.shape[1]
-        wmax = float(np.max(np.abs(w), initial=0))
-        bound = max_input * wmax * max(fan_in, 1)
+        bound, _ = sum_bound(conn, max_input)
         # float BLAS is exact while every partial sum stays below 2^mantissa: float32 (twice
         # as fast) up to 2^24, float64 up to 2^53, exact int64 beyond
         self.exact_float = bound < FLOAT64_EXACT
@@ -199,8 +203,13 @@ class Emulator:
 
     @property
     def saturation(self) -> dict:
-        conv = {}
-        for syn, p in zip(self.syn, self.prog.projections):
-            conv[p.dst] = conv.get(p.dst, 0) + syn.wrap_events
-        return {g.name: {"u_wraps": self.u_wraps[i], "v_saturations": self.v_clips[i],
-                         "conv_wraps": conv.get(g.name, 0)} for i, g in enumerate(self.groups)}
+        return saturation_counts(self.prog, self.syn, self.u_wraps, self.v_clips)
+
+
+def saturation_counts(program, synapses, u_wraps, v_clips) -> dict:
+    """Per group: current wraps, membrane saturations and the conv wraps of its inputs."""
+    conv = {}
+    for syn, p in zip(synapses, program.projections):
+        conv[p.dst] = conv.get(p.dst, 0) + syn.wrap_events
+    return {g.name: {"u_wraps": u_wraps[i], "v_saturations": v_clips[i],
+                     "conv_wraps": conv.get(g.name, 0)} for i, g in enumerate(program.groups)}

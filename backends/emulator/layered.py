@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurocc.backends.emulator import kernels
-from neurocc.backends.emulator.engine import _conv_int
+from neurocc.backends.emulator.engine import _conv_int, saturation_counts, sum_bound
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.encoding import GradedInput
 from neurocc.compiler.ir.graph import INPUT
@@ -99,17 +99,7 @@ class SynapseBlock:
     def __init__(self, program, p, num, max_input: int, graded: bool, events: bool = True):
         self.p, self.num, self.exp, self.graded = p, num, p.weight_exp, graded
         conn = p.conn
-        if isinstance(conn, Conv):
-            w = conn.weight
-            fan_in = int(np.prod(w.shape[1:]))
-        elif isinstance(conn, Sparse):
-            w = conn.data
-            fan_in = int(np.max(np.diff(conn.indptr), initial=0))
-        else:
-            w = conn.weight
-            fan_in = w.shape[1]
-        wmax = float(np.max(np.abs(w), initial=0))
-        bound = max_input * wmax * max(fan_in, 1)
+        bound, wmax = sum_bound(conn, max_input)
         self.ftype = (np.float32 if bound < FLOAT32_EXACT else
                       np.float64 if bound < FLOAT64_EXACT else np.int64)
         self.wrap_events = 0
@@ -280,9 +270,4 @@ class LayerMajor:
 
     @property
     def saturation(self) -> dict:
-        conv = {}
-        for syn, p in zip(self.syn, self.prog.projections):
-            conv[p.dst] = conv.get(p.dst, 0) + syn.wrap_events
-        return {g.name: {"u_wraps": self.u_wraps[i], "v_saturations": self.v_clips[i],
-                         "conv_wraps": conv.get(g.name, 0)}
-                for i, g in enumerate(self.prog.groups)}
+        return saturation_counts(self.prog, self.syn, self.u_wraps, self.v_clips)
