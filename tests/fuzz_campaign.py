@@ -19,7 +19,9 @@ of the same cases in ``make test``):
 - through the CLI: ``compile``, ``run``, ``info``, ``diff``, ``compare`` and ``hw`` in a
   child process with damaged or missing models, inputs, configs and options, and outputs
   that are directories, missing directories, ``/dev/full`` or an existing file (which a
-  failed command must leave untouched: otherwise a *lost file*).
+  failed command must leave untouched: otherwise a *lost file*);
+- through Lava: generated programs with Lava's quirks run on real Lava processes and on the
+  emulator, every spike and membrane compared.
 
 A case that takes longer than ``HANG_S`` seconds is a *hang* (SIGALRM). Seeds are the case
 numbers, so every finding is reproducible.
@@ -57,7 +59,7 @@ RESULTS = HERE.parent / "benchmarks" / "results"
 HANG_S = 60
 CASES = {"valid random NIR graphs": 2000, "hostile graphs": 3500,
          "damaged .nir and program files": 2000, "bad input arrays": 1500,
-         "damaged hardware TOMLs": 1500, "through the CLI": 300}
+         "damaged hardware TOMLs": 1500, "through the CLI": 300, "through Lava": 8}
 
 
 class Hang(Exception):
@@ -284,9 +286,24 @@ def case_cli(case: int, tmp: Path) -> str:
     return "ok" if not failed else "clean refusal"
 
 
+def case_lava(case: int, tmp: Path) -> str:
+    """A generated program with Lava's quirks (``tests/synth.py``) through real Lava and
+    the emulator: every spike and membrane must agree (a difference is a *mismatch*)."""
+    from synth import random_input, random_program
+
+    prog = random_program(10_000 + case)
+    x = random_input(case, prog, steps=5, batch=2)
+    lava = prog.run(x, backend="lava", record_state=True, timeout_s=HANG_S - 5)
+    emu = prog.run(x, record_state=True)
+    same = all(np.array_equal(lava.trace.spikes[g], emu.trace.spikes[g]) and
+               np.array_equal(lava.trace.v[g], emu.trace.v[g]) for g in emu.trace.spikes)
+    return "ok" if same else "mismatch"
+
+
 RUNNERS = {"valid random NIR graphs": case_valid, "hostile graphs": case_hostile,
            "damaged .nir and program files": case_file, "bad input arrays": case_input,
-           "damaged hardware TOMLs": case_toml, "through the CLI": case_cli}
+           "damaged hardware TOMLs": case_toml, "through the CLI": case_cli,
+           "through Lava": case_lava}
 
 
 def main(argv=None) -> dict:
@@ -330,9 +347,9 @@ def main(argv=None) -> dict:
 
 def render(o: dict) -> str:
     cols = ["ok", "clean refusal", "crash", "hang", "mismatch", "lost file", "not built"]
-    lines = [f"Fuzz campaign (`make fuzz`: in process through the Python API, the last "
-             f"category through the real CLI; {o['seconds']:.0f} s on 2 cores): every case "
-             "works or raises one NeuroccError.",
+    lines = [f"Fuzz campaign (`make fuzz`: in process through the Python API, the CLI "
+             f"category in child processes, the Lava one on real Lava; {o['seconds']:.0f} s "
+             "on 2 cores): every case works or raises one NeuroccError.",
              "", "| category | cases | " + " | ".join(cols) + " |",
              "|---|---:|" + "---:|" * len(cols)]
     total = Counter()
