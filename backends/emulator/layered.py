@@ -202,8 +202,9 @@ class LayerMajor:
 
     def run(self, x: np.ndarray, record_v=(), record_u: bool = False, live: bool = True,
             on_block=None):
-        """Simulate; yields nothing, calls ``on_block(t0, x_block, spikes, v, u, live)`` per
-        block with that block's arrays (group name → ``(Tb, B, n)``)."""
+        """Simulate ``x``, calling ``on_block(t0, x_block, spikes, v, u, live)`` once per
+        block with that block's arrays (group name → ``(Tb, B, n)``); the caller keeps or
+        counts what it needs."""
         prog, B, num = self.prog, self.batch, self.num
         steps = x.shape[0]
         tb_max = self.block_steps(steps)
@@ -245,10 +246,11 @@ class LayerMajor:
                 on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l)
 
     def _input(self, g, rows: dict, carry: list, tb: int):
-        """The group's synaptic input for the block: the first step's int64 sums (the
-        previous block's last products) and the block's own sums ``(tb, B, n)``, which its
-        neurons read one step late. Every projection runs here, for its target, over every
-        row of the block, as the step-major emulator runs it every step."""
+        """The group's synaptic input for the block: the first step's sums (the previous
+        block's last products), the block's own sums ``(tb, B, n)``, which its neurons read
+        one step late, both in one exact dtype, and the weight exponent left to the kernel.
+        Every projection runs here, for its target, over every row of the block, as the
+        step-major emulator runs it every step."""
         B = self.batch
         idx = self.incoming[g.name]
         if not idx:
