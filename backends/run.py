@@ -203,8 +203,8 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     if scheduler is not None and not chunkable:
         raise NeuroccError(f"backend '{be.name}' runs in one process; --scheduler works with "
                            "the emulator and the reference backends")
-    every = record == "all" or (record == "auto" and 2 * (steps + program.depth) * batch *
-                                 program.n_neurons <= RECORD_LIMIT)
+    neuron_steps = batch * (steps + program.depth) * max(program.n_neurons, 1)
+    every = record == "all" or (record == "auto" and 2 * neuron_steps <= RECORD_LIMIT)
     keep = None if every or record_state else set(program.outputs)
     t0 = time.perf_counter()
     if scheduler is not None:
@@ -217,7 +217,6 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
                                          backend=name, options=options, drain=drain,
                                          record_state=record_state, keep=keep)
     else:
-        neuron_steps = batch * (steps + program.depth) * max(program.n_neurons, 1)
         n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
         if n > 1:
             prepare_counting(program)          # once, before the threads share it

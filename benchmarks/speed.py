@@ -129,7 +129,9 @@ def dense_macs(prog, batch: int, steps: int) -> float:
     return float(total) * batch * steps
 
 
-def emulator_vs_snntorch(prog, net, x, repeats: int) -> dict:
+def emulator_vs_snntorch(prog, net, x, repeats: int, gemm_f32: float) -> dict:
+    """The emulator's whole run() against snnTorch's forward pass on ``x``, on all cores and
+    on one chunk, and its dense-equivalent work against the float32 GEMM rate."""
     t_emu = best_of(lambda: run(prog, x), repeats)
     t_one = best_of(lambda: run(prog, x, workers=1), repeats)
     t_torch = best_of(lambda: snntorch_forward(net, x), repeats)
@@ -142,7 +144,8 @@ def emulator_vs_snntorch(prog, net, x, repeats: int) -> dict:
             "speedup_over_snntorch": t_torch / t_emu,
             "parallel_speedup": t_one / t_emu,
             "spike_rate_per_layer": rates,
-            "dense_equivalent_flop_fraction_of_f32_gemm": None}
+            "dense_equivalent_flop_fraction_of_f32_gemm":
+                2 * dense_macs(prog, x.shape[1], steps_run) / t_emu / gemm_f32}
 
 
 def lava_marginal(prog, x, small: int, large: int, repeats: int) -> dict:
@@ -254,10 +257,8 @@ def main(argv=None) -> dict:
     prog = compile_nir(NIR, hw="loihi2")
     from neurocc.models.digits.model import build_from_nir
 
-    d = emulator_vs_snntorch(prog, build_from_nir(NIR), x, a.repeats)
-    d["dense_equivalent_flop_fraction_of_f32_gemm"] = (
-        2 * dense_macs(prog, x.shape[1], x.shape[0] + prog.depth) / d["emulator_s"]
-        / out["machine"]["gemm_f32_flops"])
+    f32 = out["machine"]["gemm_f32_flops"]
+    d = emulator_vs_snntorch(prog, build_from_nir(NIR), x, a.repeats, f32)
     d.update(digits_profile(prog, x))
     d["workload"] = {"samples": int(x.shape[1]), "steps": int(x.shape[0]),
                      "steps_run": int(x.shape[0] + prog.depth), "neurons": prog.n_neurons}
@@ -273,10 +274,7 @@ def main(argv=None) -> dict:
     net = mlp_module([784, 512, 512, 10], gain=3.0)
     xm = spikes((25, 256, 784), 0.2)
     prog = neurocc.compile(net, sample=np.zeros((1, 784), np.float32))
-    m = emulator_vs_snntorch(prog, net, xm, a.repeats)
-    m["dense_equivalent_flop_fraction_of_f32_gemm"] = (
-        2 * dense_macs(prog, 256, 25 + prog.depth) / m["emulator_s"]
-        / out["machine"]["gemm_f32_flops"])
+    m = emulator_vs_snntorch(prog, net, xm, a.repeats, f32)
     if not a.quick:
         try:
             m["lava"] = lava_marginal(prog, xm, 2, 6, 1)
@@ -293,10 +291,7 @@ def main(argv=None) -> dict:
             rows = {}
             for rate in (0.02, 0.1, 0.5):
                 xr = spikes((8, 256, *shape), rate)
-                r = emulator_vs_snntorch(prog, net, xr, a.repeats)
-                r["dense_equivalent_flop_fraction_of_f32_gemm"] = (
-                    2 * dense_macs(prog, 256, 8 + prog.depth) / r["emulator_s"]
-                    / out["machine"]["gemm_f32_flops"])
+                r = emulator_vs_snntorch(prog, net, xr, a.repeats, f32)
                 rows[f"{rate:g}"] = r
             out[name] = {"neurons": prog.n_neurons,
                          "synapses": int(sum(p.conn.values.size for p in prog.projections)),

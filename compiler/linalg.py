@@ -144,6 +144,13 @@ else:  # pragma: no cover - without the fast extra
     conv_events = conv_events_py
 
 
+def conv_geometry(conn) -> tuple[np.ndarray, ...]:
+    """A ``Conv``'s shapes and (h, w) pairs as ``conv_events`` takes them: in_shape,
+    out_shape, stride, padding, dilation (int64 arrays)."""
+    return tuple(np.asarray(v, np.int64) for v in (
+        conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
+
+
 def conv_taps(weight: np.ndarray, dtype) -> np.ndarray:
     """A conv kernel ``(O, C // groups, KH, KW)`` as ``conv_events`` reads it,
     ``(C // groups, KH, KW, O)`` contiguous, in ``dtype``."""

@@ -26,7 +26,7 @@ from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twin 
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
-from neurocc.compiler.linalg import conv2d, conv_events, conv_taps
+from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 
 INCIDENCE_ENTRIES = 1 << 24
@@ -102,8 +102,7 @@ def _pattern_op(conn):
     if isinstance(conn, Conv):
         nz = (conn.weight != 0).astype(np.float32)
         taps = conv_taps(conn.weight != 0, np.int8)
-        geometry = tuple(np.asarray(v, np.int64) for v in (
-            conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
+        geometry = conv_geometry(conn)
 
         def op(x):
             if numba is not None and np.count_nonzero(x) < CONV_EVENTS * x.size:

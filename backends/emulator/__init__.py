@@ -28,6 +28,7 @@ class EmulatorBackend:
 
     name = "emulator"
     chunkable = True      # samples are independent: run() may split them into chunks
+    streams = True        # with a counter, counts block by block and keeps only ``keep``
 
     def __init__(self, schedule: str = "auto", events: bool = True):
         if schedule not in SCHEDULES:
@@ -35,8 +36,6 @@ class EmulatorBackend:
                                f"{', '.join(SCHEDULES)}")
         self.schedule, self.events = schedule, events
         self.last_schedule: str | None = None
-
-    streams = True        # with a counter, counts block by block and keeps only ``keep``
 
     def simulate(self, program: LoihiProgram, x: np.ndarray, record_state: bool = False,
                  counter=None, keep=None) -> Trace:

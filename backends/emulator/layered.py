@@ -33,7 +33,13 @@ from neurocc.backends.emulator.engine import _conv_int, saturation_counts, sum_b
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.encoding import GradedInput
 from neurocc.compiler.ir.graph import INPUT
-from neurocc.compiler.linalg import FLOAT64_EXACT, conv2d, conv_events, conv_taps
+from neurocc.compiler.linalg import (
+    FLOAT64_EXACT,
+    conv2d,
+    conv_events,
+    conv_geometry,
+    conv_taps,
+)
 from neurocc.compiler.targets.loihi.numerics import bias_value, shift_exp, wrap_int32
 
 FLOAT32_EXACT = 2**24
@@ -125,15 +131,13 @@ class SynapseBlock:
             self.event_wT = _weights_T(program, p, small)
         elif events and kernels.HAVE_NUMBA and binary and self.kind == "im2col":
             self.event_taps = conv_taps(conn.weight, small)
-            self.geometry = tuple(np.asarray(v, np.int64) for v in (
-                conn.in_shape, conn.out_shape, conn.stride, conn.padding, conn.dilation))
+            self.geometry = conv_geometry(conn)
         # Lava wraps a conv's output to state_bits and a graded dot product to int32; when
         # the bound shows neither can happen the sums go to the neurons as they are, with
         # the weight exponent (none for conv) left to the neuron kernel
         self.shift = 0 if self.conv else self.exp
         self.needs_wrap = (self.conv and bound >= num.state_max) or \
             (graded and bound >= INT32_EXACT)
-        self.used = {"dense": 0, "events": 0}
 
     def __call__(self, s: np.ndarray, defer_shift: bool = False) -> np.ndarray:
         """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
@@ -146,21 +150,17 @@ class SynapseBlock:
             acc = kernels.events(s, self.event_wT,
                                  np.zeros((len(s), self.event_wT.shape[1]),
                                           dtype=self.acc_type))
-            self.used["events"] += 1
         elif self.event_taps is not None and density < CONV_EVENT_DENSITY:
             acc = conv_events(s, self.event_taps, *self.geometry, conn.groups,
                               np.zeros((len(s), conn.shape[0]), dtype=self.acc_type))
-            self.used["events"] += 1
         elif self.kind == "matrix":
             acc = s.astype(self.ftype) @ self.wT
-            self.used["dense"] += 1
         elif self.kind == "conv_int":  # pragma: no cover - only for enormous payloads
             acc = _conv_int(s.reshape(len(s), *conn.in_shape), self.w, conn)
         else:
             x = s.reshape(len(s), *conn.in_shape)
             acc = conv2d(x, self.w, conn.stride, conn.padding, conn.dilation, conn.groups,
                          dtype=self.w.dtype).reshape(len(s), -1)
-            self.used["dense"] += 1
         if not self.needs_wrap and (defer_shift or self.shift == 0):
             return acc                       # exact integers already
         acc = acc.astype(np.int64)
