@@ -7,7 +7,8 @@ latency are computed from one definition whatever ran the network:
 - synaptic ops: each spike (or nonzero graded input) × the nonzero synapses it drives
   (NeuroBench's *effective* operations; a MAC counts as one);
 - neuron updates: every neuron every step is accessed; it is *active* in a step where it
-  receives at least one synaptic event;
+  receives at least one synaptic event, has a bias, or its membrane was nonzero (SANA-FE's
+  rule);
 - messages: one per spike and destination core (a neuron's output axons), with their router
   hops and chip crossings from the placement's routes (``compiler/passes/route.py``); input spikes
   enter at the config's ``mesh.input_core``.
@@ -30,17 +31,20 @@ from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_tap
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 
 INCIDENCE_ENTRIES = 1 << 24
+"""Largest per-neuron message map kept per source (neurons × cores, or × links in use; 64 MB
+of float32); a larger source traces its messages pair by pair, in pieces of about this many
+entries."""
 SPARSE_ROWS = 0.03
 """Rows whose events are sparser than this (events / inputs) find the neurons they reach
-event by event instead of through a 0/1 product: the emulator's measured crossover
-(``backends/emulator/layered.py``, ``EVENT_DENSITY``)."""
+event by event instead of through a 0/1 product. Not measured for this product: set near
+the emulator's measured crossover (``backends/emulator/layered.py``, ``EVENT_DENSITY``);
+only a choice of speed, never of result (tested both ways)."""
 CONV_EVENTS = 0.03
 """A large convolution's events are counted spike by spike (``linalg.conv_events``) below
 this density, through im2col above it: the emulator's ``CONV_EVENT_DENSITY``."""
 SMALL_MATRIX = 1 << 22
 """A conv with at most this many (post × pre) entries is counted through its explicit
 0/1 matrix (one product per block instead of im2col)."""
-"""Largest (messages × links) incidence kept per source (128 MB of float64)."""
 
 
 class _Pattern:
