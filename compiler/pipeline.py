@@ -12,7 +12,7 @@ import hashlib
 import math
 from pathlib import Path
 
-from neurocc.api.errors import NeuroccError
+from neurocc.api.errors import NeuroccError, UnsupportedError
 from neurocc.compiler.ir.encoding import GradedInput, InputEncoding, SpikeInput
 from neurocc.compiler.ir.graph import Network
 from neurocc.compiler.passes.base import RESETS, Callback, CompileOptions, CompileState, Pipeline
@@ -68,6 +68,12 @@ def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float =
     hw = load_hw(hw) if isinstance(hw, str) else hw
     if reset not in RESETS:
         raise NeuroccError(f"reset rule '{reset}' unknown; use one of {', '.join(RESETS)}")
+    memoryless = [g.nir_node for g in net.groups if not g.has_memory]
+    if memoryless and reset == "subtract":
+        raise UnsupportedError(
+            f"NIR node '{memoryless[0]}' (Threshold) is memoryless, but reset='subtract' would "
+            "carry -threshold into the step after each spike; compile with reset='zero' (the "
+            "NIR semantics) or replace the node by a LIF")
     options = CompileOptions(dt=dt, reset=reset, input_encoding=_encoding(input_encoding, hw),
                              placement=placement)
     state = CompileState(hw=hw, options=options, network=net, source=dict(source or {}))

@@ -28,8 +28,9 @@ import numpy as np
 
 from neurocc.compiler.linalg import conv2d
 
-CONNECTION_NODES = ("Affine", "Linear", "Conv2d")
-"""NIR node types NeuroBench counts as connection layers (torch Linear / Conv2d)."""
+CONNECTION_NODES = ("Affine", "Linear", "Conv1d", "Conv2d")
+"""NIR node types NeuroBench counts as connection layers (torch Linear / Conv1d / Conv2d)."""
+CONV_NODES = ("Conv1d", "Conv2d")
 
 LEAKY_SCALAR_BUFFER_BYTES = 4 + 8
 """Per snnTorch 1.0 ``Leaky``, besides its ``beta`` and ``threshold`` (float32 each): the
@@ -244,7 +245,12 @@ class _Graph:
 
     def _weight_nz(self, k) -> np.ndarray:
         w = np.asarray(self.nodes[k].weight, dtype=np.float32)   # the torch copy is float32
+        w = w[:, :, None, :] if self.types[k] == "Conv1d" else w  # computed as height 1
         return (w != 0).astype(np.float64)
+
+    def _conv_input(self, k) -> tuple[int, ...]:
+        """The (C, H, W) a conv computes on (a Conv1d's (C, L) as (C, 1, L))."""
+        return self.ops[k].view or self.shape[self.preds[k][0]]
 
     def _conv_args(self, k):
         c = self.ops[k].conv
@@ -252,9 +258,9 @@ class _Graph:
 
     def effective_ops(self, k: str, inp: np.ndarray) -> int:
         nz = (inp != 0).astype(np.float64)
-        if self.types[k] == "Conv2d":
+        if self.types[k] in CONV_NODES:
             stride, padding, dilation, groups = self._conv_args(k)
-            sin = self.shape[self.preds[k][0]]
+            sin = self._conv_input(k)
             y = conv2d(nz.reshape(len(nz), *sin), self._weight_nz(k), stride, padding,
                        dilation, groups)
             return int(round(float(y.sum())))
@@ -264,10 +270,11 @@ class _Graph:
 
     def _dense_ops(self, k) -> int:
         w = np.asarray(self.nodes[k].weight)
-        if self.types[k] == "Conv2d":
+        if self.types[k] in CONV_NODES:
             stride, padding, dilation, groups = self._conv_args(k)
-            sin = self.shape[self.preds[k][0]]
-            y = conv2d(np.ones((1, *sin)), np.ones(w.shape), stride, padding, dilation, groups)
+            sin = self._conv_input(k)
+            y = conv2d(np.ones((1, *sin)), np.ones(self._weight_nz(k).shape), stride, padding,
+                       dilation, groups)
             return int(round(float(y.sum())))
         return int(w.size)
 
@@ -287,7 +294,7 @@ class _Graph:
         total = 0
         for k, node in self.nodes.items():
             t = self.types[k]
-            if t in ("Affine", "Conv2d"):
+            if t in ("Affine", "Conv1d", "Conv2d"):
                 w = np.asarray(node.weight)
                 total += 4 * (w.size + w.shape[0])
             elif t == "Linear":

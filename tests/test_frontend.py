@@ -128,11 +128,11 @@ def test_nested_subgraph_is_inlined():
 
 def test_unsupported_node_lists_supported_types():
     g = mlp(np.random.default_rng(5))
-    g.nodes["fc1"] = nir.Threshold(threshold=np.ones(3))
-    with pytest.raises(UnsupportedError, match=r"node 'fc1' has unsupported type Threshold; "
+    g.nodes["fc1"] = nir.I(r=np.ones(3))
+    with pytest.raises(UnsupportedError, match=r"node 'fc1' has unsupported type I; "
                                                r"supported: .*LIF"):
         read_nir(g)
-    assert "CubaLIF" in SUPPORTED and "Conv2d" in SUPPORTED
+    assert {"CubaLIF", "Conv1d", "Conv2d", "Threshold"} <= set(SUPPORTED)
 
 
 def test_nan_weights_are_named():
@@ -355,3 +355,97 @@ def test_non_square_conv_kernels_survive_the_nir_file(tmp_path):
 def lif_node(shape):
     return nir.LIF(tau=np.full(shape, 2e-3), r=np.ones(shape), v_leak=np.zeros(shape),
                    v_threshold=np.ones(shape))
+
+
+def conv1d_graph(rng, padding=2, groups=1):
+    """Input (2, 20) → Conv1d (k 5, stride 2, dilation 2) → LIF → Output."""
+    w = rng.normal(0, 1, (4, 2 // groups, 5))
+    length = (20 + 2 * padding - 2 * 4 - 1) // 2 + 1
+    return nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([2, 20])}),
+        "c": nir.Conv1d(input_shape=20, weight=w, stride=2, padding=padding, dilation=2,
+                        groups=groups, bias=rng.normal(0, 0.1, 4)),
+        "lif": lif(4 * length, shape=(4, length)),
+        "out": nir.Output(output_type={"output": np.array([4, length])})},
+        edges=[("in", "c"), ("c", "lif"), ("lif", "out")], type_check=False), length
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv1d_is_a_height_one_conv_and_survives_a_file(tmp_path, groups):
+    import torch
+
+    rng = np.random.default_rng(21)
+    g, length = conv1d_graph(rng, groups=groups)
+    nir.write(tmp_path / "c.nir", g)
+    net = read_nir(tmp_path / "c.nir")
+    (p,) = net.projections
+    assert isinstance(p.conn, Conv) and p.conn.in_shape == (2, 1, 20)
+    assert p.conn.out_shape == (4, 1, length) and net.groups[0].shape == (4, length)
+    # the shared kernel computes torch's conv1d (bias in the group's current)
+    x = rng.random((3, 2, 20))
+    want = torch.nn.functional.conv1d(torch.as_tensor(x), torch.as_tensor(g.nodes["c"].weight),
+                                      stride=2, padding=2, dilation=2, groups=groups).numpy()
+    got = conv2d(x[:, :, None, :], p.conn.weight, p.conn.stride, p.conn.padding,
+                 p.conn.dilation, p.conn.groups)
+    np.testing.assert_allclose(got.reshape(want.shape), want, atol=1e-12)
+    np.testing.assert_allclose(net.groups[0].bias.reshape(4, length),
+                               np.repeat(g.nodes["c"].bias[:, None], length, axis=1))
+
+
+def test_conv1d_refusals_name_the_node_and_the_fix():
+    rng = np.random.default_rng(22)
+    g, _ = conv1d_graph(rng)
+    g.nodes["c"].stride = np.array([2, 3])
+    with pytest.raises(FrontendError, match=r"node 'c' \(Conv1d\): stride \(2, 3\) must be "
+                                            r"one number"):
+        read_nir(g)
+    g, _ = conv1d_graph(rng)
+    g.nodes["in"] = nir.Input(input_type={"input": np.array([2, 4, 5])})
+    with pytest.raises(FrontendError, match=r"node 'c' \(Conv1d\): expects a \(C, L\) input, "
+                                            r"receives shape \(2, 4, 5\); put a Conv1d"):
+        read_nir(g)
+
+
+def threshold_graph(rng, theta=0.5):
+    return nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([6])}),
+        "fc": nir.Affine(weight=rng.normal(0, 1, (5, 6)), bias=rng.normal(0, 0.1, 5)),
+        "th": nir.Threshold(threshold=np.full(5, theta)),
+        "fc2": nir.Affine(weight=rng.normal(0, 1, (3, 5)), bias=np.zeros(3)),
+        "lif": lif(3),
+        "out": nir.Output(output_type={"output": np.array([3])})},
+        edges=[("in", "fc"), ("fc", "th"), ("th", "fc2"), ("fc2", "lif"), ("lif", "out")])
+
+
+def test_threshold_is_memoryless_in_the_reference_and_dv_4095_on_the_chip(tmp_path):
+    """NIR's Threshold: z = (x > theta), no state. The float reference computes exactly that
+    (one step late, as every projection); on the chip it is a LIF decaying fully each step."""
+    import neurocc
+
+    rng = np.random.default_rng(23)
+    g = threshold_graph(rng)
+    nir.write(tmp_path / "t.nir", g)
+    prog = neurocc.compile(tmp_path / "t.nir")
+    th = prog.group("th")
+    assert (th.kind, th.dv, th.du) == ("threshold", 4095, 4095)
+    x = (rng.random((30, 4, 6)) < 0.5).astype(np.uint8)
+    want = x @ g.nodes["fc"].weight.T + g.nodes["fc"].bias > 0.5
+    assert 0.2 < want.mean() < 0.8
+    ref = prog.run(x, backend="reference").trace.spikes["th"]
+    np.testing.assert_array_equal(ref[1:31], want)
+    emu = prog.run(x).trace.spikes["th"][1:31]
+    assert (emu != want).mean() < 0.03         # quantization and the 1/4096 residue
+    loaded = neurocc.load(prog.save(tmp_path / "t.neurocc") or tmp_path / "t.neurocc")
+    np.testing.assert_array_equal(loaded.run(x).trace.spikes["th"][1:31], emu)
+
+
+def test_threshold_refuses_subtractive_reset_and_a_non_positive_theta():
+    import neurocc
+
+    rng = np.random.default_rng(24)
+    with pytest.raises(UnsupportedError, match=r"NIR node 'th' \(Threshold\) is memoryless.*"
+                                               r"compile with reset='zero'"):
+        neurocc.compile(threshold_graph(rng), reset="subtract")
+    with pytest.raises(UnsupportedError, match=r"node 'th' \(Threshold\): v_threshold must be "
+                                               r"> 0"):
+        neurocc.compile(threshold_graph(rng, theta=0.0))

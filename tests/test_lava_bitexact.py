@@ -260,3 +260,49 @@ def test_multi_chip_placement_runs_unchanged_on_lava():
     ref = EmulatorBackend().simulate(big, payloads(big, x[:, :8]), False)
     for g in tiny.groups:
         np.testing.assert_array_equal(emu.spikes[g.name], ref.spikes[g.name])
+
+
+def test_conv1d_model_from_snntorch_on_lava():
+    """A Conv1d front end (strided, grouped, dilated: a Lava Conv process of height 1) read
+    from an snnTorch module, then AvgPool1d + Linear fused into one dense projection: Lava
+    equals the emulator."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    import neurocc
+
+    torch.manual_seed(3)
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv1d(2, 4, 3, stride=2, padding=1, dilation=2, groups=2),
+                        snn.Leaky(beta=0.9, init_hidden=True), nn.AvgPool1d(2), nn.Flatten(),
+                        nn.Linear(4 * 3, 3), snn.Leaky(beta=0.8, init_hidden=True, output=True))
+    for m in net.modules():
+        if isinstance(m, (nn.Conv1d, nn.Linear)):
+            m.weight.data *= 3.0
+    prog = neurocc.compile(net, sample=torch.zeros(1, 2, 13))
+    assert [p.conn.kind for p in prog.projections].count("conv") == 1
+    x = (np.random.default_rng(4).random((12, 3, 2, 13)) < 0.4).astype(np.uint8)
+    _, _, d = assert_bit_exact(prog, x)
+    assert d["spikes"] > 10
+
+
+def test_threshold_node_on_lava():
+    """NIR's memoryless Threshold (a LIF with dv = du = 4095, zero reset) between two Affine
+    layers: Lava equals the emulator, residue of the sub-threshold potential included."""
+    import nir
+
+    import neurocc
+
+    rng = np.random.default_rng(5)
+    lif = dict(tau=np.full(4, 1e-3), r=np.full(4, 10.0), v_leak=np.zeros(4),
+               v_threshold=np.ones(4))
+    g = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([6])}),
+        "fc": nir.Affine(weight=rng.normal(0, 1, (8, 6)), bias=rng.normal(0, 0.2, 8)),
+        "th": nir.Threshold(threshold=np.full(8, 0.4)),
+        "fc2": nir.Affine(weight=rng.normal(0, 1, (4, 8)), bias=np.zeros(4)),
+        "lif": nir.LIF(**lif), "out": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("in", "fc"), ("fc", "th"), ("th", "fc2"), ("fc2", "lif"), ("lif", "out")])
+    prog = neurocc.compile(g)
+    x = (rng.random((15, 3, 6)) < 0.5).astype(np.uint8)
+    _, lava, d = assert_bit_exact(prog, x)
+    assert lava.spikes["th"].any() and d["spikes"] > 10

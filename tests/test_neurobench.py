@@ -141,3 +141,26 @@ def test_module_does_not_import_torch():
     code = ("import sys, neurocc.cost.neurobench; "
             "assert 'torch' not in sys.modules and 'neurobench' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_conv1d_module_equals_neurobench():
+    """A Conv1d front end read from an snnTorch module: NeuroBench's counts of the module
+    equal neurocc's of the NIR graph it becomes (Conv1d computed as a height-1 Conv2d)."""
+    from neurobench.models import SNNTorchModel
+
+    import neurocc
+    from neurocc.compiler.frontend.torch_module import module_to_nir
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv1d(2, 4, 5, stride=2, padding=2),
+                        snn.Leaky(beta=0.9, init_hidden=True), nn.Flatten(),
+                        nn.Linear(4 * 8, 5), snn.Leaky(beta=0.8, init_hidden=True, output=True))
+    net[0].weight.data *= 3
+    x = (np.random.default_rng(1).random((12, 20, 2, 16)) < 0.3).astype(np.float32)
+    prog = neurocc.compile(net, sample=torch.zeros(1, 2, 16))
+    graph, _ = module_to_nir(net, torch.zeros(1, 2, 16))
+    theirs = _neurobench(SNNTorchModel(net), x, 20)
+    ours = neurobench_metrics(prog, x, backend="reference", graph=graph, batch_size=20)
+    assert ours["Dense"] > 0 and ours["Effective_ACs"] > 0
+    _assert_equal(ours, theirs, SYNOPS + ("ActivationSparsity", "ConnectionSparsity"))

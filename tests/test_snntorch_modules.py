@@ -46,7 +46,7 @@ def synaptic(**kw):
 
 def gain(net, k=3.0):
     for m in net.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             m.weight.data *= k
     return net
 
@@ -164,11 +164,26 @@ def conv_maxpool_strided_padded_zero():
                                                              output=True))), (2, 7, 7)
 
 
+def conv1d_batchnorm_avgpool():
+    """A hearing-style front end: a strided, padded Conv1d over (channels, time)."""
+    net = nn.Sequential(nn.Conv1d(2, 4, 5, stride=2, padding=2), nn.BatchNorm1d(4), leaky(),
+                        nn.AvgPool1d(2), nn.Flatten(), nn.Linear(4 * 4, 5), leaky(output=True))
+    return gain(batchnorm_stats(net, 2)), (2, 16)
+
+
+def conv1d_grouped_dilated_maxpool():
+    return gain(nn.Sequential(nn.Conv1d(4, 4, 3, dilation=2, padding="same", groups=2),
+                              leaky(reset_mechanism="zero"), nn.MaxPool1d(2), nn.Flatten(),
+                              nn.Linear(4 * 6, 3), leaky(reset_mechanism="zero", output=True))), \
+        (4, 12)
+
+
 ARCHITECTURES = [mlp_subtract, mlp_zero_three_layers, thresholds_and_no_bias,
                  conv_strided_padded, conv_groups_avgpool, conv_batchnorm_dropout_synaptic,
                  linear_batchnorm1d, synaptic_subtract, nested_blocks, integrator_beta_one,
                  two_convs_dilated, rleaky_all_to_all, rleaky_one_to_one_zero,
-                 rsynaptic_all_to_all, conv_maxpool, conv_maxpool_strided_padded_zero]
+                 rsynaptic_all_to_all, conv_maxpool, conv_maxpool_strided_padded_zero,
+                 conv1d_batchnorm_avgpool, conv1d_grouped_dilated_maxpool]
 
 
 @pytest.mark.parametrize("make", ARCHITECTURES, ids=lambda f: f.__name__)

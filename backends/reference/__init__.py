@@ -15,7 +15,7 @@ import numpy as np
 from neurocc.backends.base import Trace
 from neurocc.compiler.ir.connectivity import Conv
 from neurocc.compiler.ir.graph import INPUT
-from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons
+from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons, Threshold
 from neurocc.compiler.linalg import conv2d
 
 
@@ -41,7 +41,13 @@ def _integrate(nrn: _Neurons, drive: np.ndarray) -> np.ndarray:
     return nrn.v + nrn.dt * nrn.g.r * drive
 
 
-MEMBRANE = {LIF: _leaky, CubaLIF: _leaky, LI: _leaky, CubaLI: _leaky, IF: _integrate}
+def _memoryless(nrn: _Neurons, drive: np.ndarray) -> np.ndarray:
+    """``I``: a threshold unit keeps nothing from the step before."""
+    return drive
+
+
+MEMBRANE = {LIF: _leaky, CubaLIF: _leaky, LI: _leaky, CubaLI: _leaky, IF: _integrate,
+            Threshold: _memoryless}
 """Neuron kind → its forward-Euler membrane step (NIR's equations, ``compiler/ir/neurons``)."""
 
 

@@ -1,7 +1,7 @@
 """NIR → IR.
 
 Neuron nodes become neuron groups (``compiler.ir.neurons``). Everything linear between two
-neuron nodes (or the input and a neuron node) — Affine, Linear, Scale, Conv2d, pooling,
+neuron nodes (or the input and a neuron node) — Affine, Linear, Scale, Conv1d, Conv2d, pooling,
 Flatten, in any DAG — is fused into one ``Projection`` per (source, destination) pair,
 because on the chip it is one synaptic hop. A lone Conv2d or pooling node stays a shared-
 kernel ``Conv``; any other chain is expanded to its dense matrix by evaluating it on a
@@ -45,6 +45,7 @@ class LinearOp:
     apply: Callable[[np.ndarray], np.ndarray]
     conv: dict | None = None  # set for Conv2d / pooling: the pieces of a ``Conv``
     matrix: np.ndarray | None = None  # set for Affine / Linear: the weight (out, in)
+    view: tuple[int, ...] | None = None  # a Conv1d's (C, L) input computed as (C, 1, L)
 
 
 def _affine(node, shape):
@@ -79,31 +80,68 @@ def _scale(node, shape):
 
 def _conv2d(node, shape):
     w = _arr(node, "weight", 4)
-    stride, dilation = _geometry(node, "stride", 1), _geometry(node, "dilation", 1)
+    return _conv(node, shape, w, _geometry(node, "stride", 1), _geometry(node, "dilation", 1),
+                 node.padding, None)
+
+
+def _length(node, field: str, minimum: int) -> int:
+    """A Conv1d's ``field``: one whole number ≥ ``minimum``."""
+    v = pair(getattr(node, field))
+    if v[0] != v[1]:
+        raise FrontendError(
+            f"node '{node._name}' (Conv1d): {field} {v} must be one number (a 1-D kernel)")
+    if v[0] < minimum:
+        raise FrontendError(
+            f"node '{node._name}' (Conv1d): {field} {v[0]} must be at least {minimum}")
+    return v[0]
+
+
+def _conv1d(node, shape):
+    """A Conv1d on ``(C, L)`` is the Conv2d of height 1 on ``(C, 1, L)``: on the chip it is
+    the same shared-kernel connection, so it stays a ``Conv``."""
+    w = _arr(node, "weight", 3)
+    if len(shape) != 2:
+        raise FrontendError(
+            f"node '{node._name}' (Conv1d): expects a (C, L) input, receives shape "
+            f"{tuple(shape)}; put a Conv1d on a (channels, length) layer")
+    padding = node.padding if isinstance(node.padding, str) else \
+        (0, _length(node, "padding", 0))
+    return _conv(node, shape, w[:, :, None, :], (1, _length(node, "stride", 1)),
+                 (1, _length(node, "dilation", 1)), padding, (shape[0], 1, shape[1]))
+
+
+def _conv(node, shape, w, stride, dilation, padding, view):
+    """A Conv2d's ``LinearOp``; ``view`` is the ``(C, H, W)`` a Conv1d's ``(C, L)`` input is
+    computed as (None for a Conv2d)."""
+    kind = type(node).__name__
     groups = int(np.asarray(node.groups).ravel()[0]) if np.size(node.groups) else 1
-    if isinstance(node.padding, str):
-        if node.padding == "valid":
+    if isinstance(padding, str):
+        if padding == "valid":
             padding = (0, 0)
-        elif node.padding == "same" and stride == (1, 1):
-            padding = tuple(dilation[i] * (w.shape[2 + i] - 1) // 2 for i in range(2))
+        elif padding == "same" and stride == (1, 1):
             if any((dilation[i] * (w.shape[2 + i] - 1)) % 2 for i in range(2)):
                 raise UnsupportedError(
-                    f"node '{node._name}' (Conv2d): padding='same' with an even kernel is "
+                    f"node '{node._name}' ({kind}): padding='same' with an even kernel is "
                     "asymmetric; pad explicitly")
+            padding = tuple(dilation[i] * (w.shape[2 + i] - 1) // 2 for i in range(2))
         else:
-            raise UnsupportedError(f"node '{node._name}' (Conv2d): padding={node.padding!r}")
-    else:
+            raise UnsupportedError(
+                f"node '{node._name}' ({kind}): padding={padding!r} is not supported "
+                "(padding='same' only with stride 1); give the padding as numbers")
+    elif view is None:
         padding = _geometry(node, "padding", 0)
     bias = _arr(node, "bias", 1) if getattr(node, "bias", None) is not None else None
     if bias is None or bias.size != w.shape[0]:
         bias = np.zeros(w.shape[0]) if bias is None or bias.size <= 1 else bias
+    in_view = tuple(view) if view is not None else None
     conv = dict(weight=w, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     def apply(x):
-        y = conv2d(x.reshape(len(x), *shape), w, stride, padding, dilation, groups)
-        return y + bias[None, :, None, None]
+        y = conv2d(x.reshape(len(x), *(in_view or shape)), w, stride, padding, dilation,
+                   groups) + bias[None, :, None, None]
+        return y if in_view is None else y.reshape(len(x), y.shape[1], y.shape[3])
 
-    return LinearOp(apply, conv)
+    return LinearOp(apply, conv, view=in_view)
 
 
 def _pool(average: bool):
@@ -132,7 +170,8 @@ def _identity(node, shape):
 
 
 NIR_PARAMETERS = {"tau_mem": ("tau_mem", "tau"), "tau_syn": ("tau_syn",), "r": ("r",),
-                  "v_leak": ("v_leak",), "v_threshold": ("v_threshold",), "w_in": ("w_in",)}
+                  "v_leak": ("v_leak",), "v_threshold": ("v_threshold", "threshold"),
+                  "w_in": ("w_in",)}
 """IR parameter → the NIR attribute names it is read from (first present wins)."""
 DEFAULTS = {"tau_mem": np.inf, "r": 1.0, "v_leak": 0.0, "v_threshold": np.inf, "w_in": 1.0}
 
@@ -149,9 +188,13 @@ def _neuron(cls: type[Neurons]):
                 if getattr(node, attr, None) is not None:
                     p[key] = _real(getattr(node, attr), node, attr)
                     break
-        ref = next((p[k] for k in ("tau_mem", "r") if k in p), None)
+        sized_by = ("tau_mem", "r") if {"tau_mem", "r"} & set(names) else ("v_threshold",)
+        ref = next((p[k] for k in sized_by if k in p), None)
         if ref is None:
-            raise FrontendError(f"node '{name}' ({type(node).__name__}): has neither tau nor r")
+            raise FrontendError(
+                f"node '{name}' ({type(node).__name__}): has neither "
+                + " nor ".join("tau" if k == "tau_mem" else k for k in sized_by)
+                + "; give it the parameters of its NIR definition")
         shape = tuple(int(s) for s in ref.shape) or (1,)
         if int(np.prod(shape)) == 1 and size_hint and all(a.size == 1 for a in p.values()):
             shape = tuple(size_hint)     # scalar parameters: broadcast to the layer
@@ -180,7 +223,7 @@ def _neuron(cls: type[Neurons]):
 
 
 LINEAR_NODES: dict[str, Callable] = {
-    "Affine": _affine, "Linear": _linear, "Scale": _scale, "Conv2d": _conv2d,
+    "Affine": _affine, "Linear": _linear, "Scale": _scale, "Conv2d": _conv2d, "Conv1d": _conv1d,
     "SumPool2d": _pool(False), "AvgPool2d": _pool(True), "Flatten": _flatten,
     "Input": _identity, "Output": _identity,
 }
@@ -607,8 +650,8 @@ def _check_declared(node, name, in_shape) -> None:
     declared = tuple(int(s) for s in np.asarray(declared).ravel())
     g = np.asarray(getattr(node, "groups", 1)).ravel()
     groups = int(g[0]) if g.size and np.isfinite(g[0]) and g[0] >= 1 else 1
-    if (type(node).__name__ == "Conv2d" and groups > 1 and len(declared) == 3
-            and len(in_shape) == 3 and declared[0] * groups == in_shape[0]
+    if (type(node).__name__ in ("Conv2d", "Conv1d") and groups > 1
+            and len(declared) == len(in_shape) and declared[0] * groups == in_shape[0]
             and declared[1:] == tuple(in_shape[1:])):
         return   # nir 1.0 infers a grouped conv's input channels as C_in / groups
     if declared and int(np.prod(declared)) != int(np.prod(in_shape)):
@@ -775,8 +818,11 @@ def _direct(src, dst, preds, nodes, ops, linear, shapes, shape):
     if k is None:
         return None
     if ops[k].conv is not None:
-        conn = Conv(in_shape=tuple(shapes[preds[k][0]]), out_shape=tuple(shapes[k]),
-                    **ops[k].conv)
+        view = ops[k].view                    # a Conv1d: (C, L) computed as (C, 1, L)
+        in_shape, out_shape = tuple(shapes[preds[k][0]]), tuple(shapes[k])
+        if view is not None:
+            in_shape, out_shape = view, (out_shape[0], 1, out_shape[1])
+        conn = Conv(in_shape=in_shape, out_shape=out_shape, **ops[k].conv)
         return conn if conn.shape == shape else None
     m = ops[k].matrix
     if m is not None and m.shape == shape:

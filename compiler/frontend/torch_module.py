@@ -11,12 +11,13 @@ The conversions are snnTorch's own (its exporter, ``dt = 1e-4``): ``beta = 1 −
 ``r = tau_mem/dt``; ``alpha = 1 − dt/tau_syn``, ``w_in = tau_syn/dt``.
 
 What is read (anything else is refused, naming the layer, the reason and the way out):
-``nn.Sequential`` (nested ones are flattened) of ``Linear``, ``Conv2d``, ``AvgPool2d``,
-``Flatten``, ``Dropout``, ``Identity``, ``BatchNorm1d``/``BatchNorm2d`` (after a Linear or
-Conv2d), ``snn.Leaky``, ``snn.Synaptic``, ``snn.RLeaky`` and ``snn.RSynaptic`` (the recurrent
-connection becomes a projection of the layer onto itself), with ``reset_mechanism`` "zero"
-or "subtract" (one rule for the whole model); ``MaxPool2d`` right after a neuron layer becomes an OR
-population (see ``module_to_nir``).
+``nn.Sequential`` (nested ones are flattened) of ``Linear``, ``Conv1d``, ``Conv2d``,
+``AvgPool1d``/``AvgPool2d``, ``Flatten``, ``Dropout``, ``Identity``,
+``BatchNorm1d``/``BatchNorm2d`` (after a Linear or Conv), ``snn.Leaky``, ``snn.Synaptic``,
+``snn.RLeaky`` and ``snn.RSynaptic`` (the recurrent connection becomes a projection of the
+layer onto itself), with ``reset_mechanism`` "zero" or "subtract" (one rule for the whole
+model); ``MaxPool1d``/``MaxPool2d`` right after a neuron layer becomes an OR population (see
+``module_to_nir``).
 """
 
 from __future__ import annotations
@@ -151,9 +152,9 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
             continue                                        # identity at inference
         if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             prev = nodes.get(order[-1]) if order else None
-            if not isinstance(prev, (nir.Affine, nir.Conv2d)):
-                _refuse(i, m, "BatchNorm is folded into the Linear or Conv2d before it, and "
-                        "there is none", "put BatchNorm right after a Linear or Conv2d")
+            if not isinstance(prev, (nir.Affine, nir.Conv2d, nir.Conv1d)):
+                _refuse(i, m, "BatchNorm is folded into the Linear or Conv before it, and "
+                        "there is none", "put BatchNorm right after a Linear, Conv1d or Conv2d")
             if m.running_mean is None:
                 _refuse(i, m, "no running statistics (track_running_stats=False)",
                         "train with running statistics or fold the normalisation yourself")
@@ -164,6 +165,11 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
             b = (prev.bias - _np(m.running_mean)) * s + shift
             if isinstance(prev, nir.Affine):
                 nodes[order[-1]] = nir.Affine(weight=w, bias=b)
+            elif isinstance(prev, nir.Conv1d):
+                nodes[order[-1]] = nir.Conv1d(input_shape=prev.input_shape, weight=w,
+                                              stride=prev.stride, padding=prev.padding,
+                                              dilation=prev.dilation, groups=prev.groups,
+                                              bias=b)
             else:
                 nodes[order[-1]] = nir.Conv2d(input_shape=prev.input_shape, weight=w,
                                               stride=prev.stride, padding=prev.padding,
@@ -188,6 +194,36 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                                  bias=b))
             with torch.no_grad():
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
+        elif isinstance(m, torch.nn.Conv1d):
+            if m.padding_mode != "zeros":
+                _refuse(i, m, f"padding_mode={m.padding_mode!r}", "use zero padding")
+            if len(shape) != 2:
+                _refuse(i, m, f"expects a (C, L) input, receives {shape}",
+                        "give sample= with shape (B, C, L)")
+            b = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+            padding = m.padding if isinstance(m.padding, str) else int(m.padding[0])
+            add(name, nir.Conv1d(input_shape=shape[1], weight=_np(m.weight),
+                                 stride=int(m.stride[0]), padding=padding,
+                                 dilation=int(m.dilation[0]), groups=m.groups, bias=b))
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
+        elif isinstance(m, torch.nn.AvgPool1d):
+            # a depthwise Conv1d of 1/k: the chip's shared-kernel connection
+            k, stride, pad = (int(np.ravel(v)[0]) for v in
+                              (m.kernel_size, m.stride or m.kernel_size, m.padding))
+            if m.ceil_mode or (not m.count_include_pad and pad):
+                _refuse(i, m, "ceil_mode or count_include_pad=False with padding change the "
+                        "average's divisor per window",
+                        "use AvgPool1d(kernel, stride, padding) with the defaults")
+            if len(shape) != 2:
+                _refuse(i, m, f"expects a (C, L) input, receives {shape}",
+                        "give sample= with shape (B, C, L)")
+            c = shape[0]
+            add(name, nir.Conv1d(input_shape=shape[1], weight=np.full((c, 1, k), 1.0 / k),
+                                 stride=stride, padding=pad, dilation=1, groups=c,
+                                 bias=np.zeros(c)))
+            with torch.no_grad():
+                shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
         elif isinstance(m, torch.nn.AvgPool2d):
             if m.ceil_mode or m.divisor_override is not None or (
                     not m.count_include_pad and m.padding not in (0, (0, 0))):
@@ -200,7 +236,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                                     padding=np.array(_pair(m.padding))))
             with torch.no_grad():
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
-        elif isinstance(m, torch.nn.MaxPool2d):
+        elif isinstance(m, (torch.nn.MaxPool2d, torch.nn.MaxPool1d)):
             # Over binary spikes a max is an OR: a population of memoryless neurons (tau = dt,
             # threshold 0.25), each fed with weight 1 by its window (a depthwise conv of ones),
             # fires exactly when one of its inputs did. It costs one more population and one
@@ -213,14 +249,24 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                 _refuse(i, m, "max pooling is built from spiking neurons as an OR over binary "
                         "spikes, and this one pools non-spike values",
                         "put MaxPool2d right after a Leaky or Synaptic layer, or use AvgPool2d")
-            if m.ceil_mode or m.return_indices or _pair(m.dilation) != (1, 1) or len(shape) != 3:
-                _refuse(i, m, "ceil_mode, return_indices, dilation or a non-(C, H, W) input",
-                        "use MaxPool2d(kernel, stride, padding) after a conv layer")
+            one_d = isinstance(m, torch.nn.MaxPool1d)
+            if m.ceil_mode or m.return_indices or _pair(m.dilation) != (1, 1) or \
+                    len(shape) != (2 if one_d else 3):
+                _refuse(i, m, "ceil_mode, return_indices, dilation or a non-"
+                        + ("(C, L)" if one_d else "(C, H, W)") + " input",
+                        f"use {type(m).__name__}(kernel, stride, padding) after a conv layer")
             channels = shape[0]
-            k, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
-            add(name, nir.Conv2d(input_shape=shape[1:], weight=np.ones((channels, 1, *k)),
-                                 stride=stride, padding=_pair(m.padding), dilation=(1, 1),
-                                 groups=channels, bias=np.zeros(channels)))
+            if one_d:
+                k, stride, pad = (int(np.ravel(v)[0]) for v in
+                                  (m.kernel_size, m.stride or m.kernel_size, m.padding))
+                add(name, nir.Conv1d(input_shape=shape[1], weight=np.ones((channels, 1, k)),
+                                     stride=stride, padding=pad, dilation=1, groups=channels,
+                                     bias=np.zeros(channels)))
+            else:
+                k, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+                add(name, nir.Conv2d(input_shape=shape[1:], weight=np.ones((channels, 1, *k)),
+                                     stride=stride, padding=_pair(m.padding), dilation=(1, 1),
+                                     groups=channels, bias=np.zeros(channels)))
             with torch.no_grad():
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
             add(f"{name}_or", nir.LIF(tau=np.full(shape, DT), r=np.ones(shape),
@@ -275,7 +321,8 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
     # nir 1.0's type inference takes a grouped Conv2d's input channels from the kernel
     # (C_in / groups) and refuses the graph; every shape here comes from torch itself, and
     # read_nir checks them again.
-    grouped = any(isinstance(n, nir.Conv2d) and n.groups > 1 for n in nodes.values())
+    grouped = any(isinstance(n, (nir.Conv2d, nir.Conv1d)) and n.groups > 1
+                  for n in nodes.values())
     graph = nir.NIRGraph(nodes=nodes, edges=list(zip(chain, chain[1:])) + loops,
                          type_check=not grouped and not loops)
     return graph, ModuleInfo(reset=next(iter(resets)), dt=DT, layers=tuple(kinds))

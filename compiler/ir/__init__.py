@@ -24,12 +24,21 @@ from neurocc.compiler.ir.graph import (
                                        topo_order,
 )
 from neurocc.compiler.ir.mapping import Partitioning, Placement, Routes
-from neurocc.compiler.ir.neurons import IF, LI, LIF, NEURON_TYPES, CubaLI, CubaLIF, Neurons
+from neurocc.compiler.ir.neurons import (
+    IF,
+    LI,
+    LIF,
+    NEURON_TYPES,
+    CubaLI,
+    CubaLIF,
+    Neurons,
+    Threshold,
+)
 
 __all__ = [
     "CONNECTIVITY_TYPES", "Connectivity", "Conv", "CubaLI", "CubaLIF", "Dense", "DiscreteGroup",
     "DiscreteNetwork", "GradedInput", "IF", "INPUT", "InputEncoding", "LI", "LIF",
     "NEURON_TYPES", "Network", "Neurons", "Partitioning", "Placement", "Projection", "Routes",
-    "Sparse", "SpikeInput", "back_edges", "encoding_from_dict", "hop_depths",
+    "Sparse", "SpikeInput", "Threshold", "back_edges", "encoding_from_dict", "hop_depths",
     "incoming_index", "longest_path", "topo_order",
 ]

@@ -40,6 +40,8 @@ class Neurons:
     """False for readouts whose membrane ``v`` is their output (they never spike)."""
     has_current: ClassVar[bool] = False
     """True for kinds with a synaptic current state ``I`` (current-based)."""
+    has_memory: ClassVar[bool] = True
+    """False for memoryless kinds (``Threshold``), whose potential is their input."""
 
     @property
     def n(self) -> int:
@@ -140,5 +142,25 @@ class CubaLI(Neurons):
     has_current: ClassVar[bool] = True
 
 
-NEURON_TYPES: dict[str, type[Neurons]] = {c.kind: c for c in (LIF, CubaLIF, IF, LI, CubaLI)}
+@dataclass(frozen=True, eq=False)
+class Threshold(Neurons):
+    """A memoryless threshold unit (NIR's ``Threshold``): its potential is its input::
+
+        v = I_in + bias;   spike when v > v_threshold
+
+    On Loihi it is a LIF whose membrane decays fully every step (``dv = 4095``: 1/4096 of a
+    sub-threshold potential carries into the next step) and resets to zero; under the
+    subtractive reset it would carry ``−v_threshold`` into the next step, so it compiles with
+    ``reset = "zero"`` only.
+    """
+
+    v_threshold: np.ndarray
+
+    kind: ClassVar[str] = "threshold"
+    nir_type: ClassVar[str] = "Threshold"
+    has_memory: ClassVar[bool] = False
+
+
+NEURON_TYPES: dict[str, type[Neurons]] = {
+    c.kind: c for c in (LIF, CubaLIF, IF, LI, CubaLI, Threshold)}
 """Every neuron kind by its ``kind`` name."""

@@ -25,7 +25,7 @@ from neurocc.api.errors import QuantizationError, UnsupportedError
 from neurocc.compiler.ir.connectivity import Conv, Dense
 from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork
 from neurocc.compiler.ir.graph import Projection
-from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons
+from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons, Threshold
 from neurocc.compiler.passes.base import CompileState, Pass
 
 
@@ -71,6 +71,10 @@ def _integrator_membrane(g: IF, dt: float):
     return 0.0, dt * g.r, np.zeros(g.n)
 
 
+def _memoryless_membrane(g: Threshold, dt: float):
+    return 1.0, np.ones(g.n), np.zeros(g.n)
+
+
 def _no_current(g, dt: float):
     return None
 
@@ -90,6 +94,7 @@ EULER: dict[type, tuple[Callable, Callable]] = {
     IF: (_integrator_membrane, _no_current),
     LI: (_leaky_membrane, _no_current),
     CubaLI: (_leaky_membrane, _synaptic_current),
+    Threshold: (_memoryless_membrane, _no_current),
 }
 """Neuron kind → (membrane rule, current rule)."""
 
