@@ -23,7 +23,9 @@ def hw_constants(hw) -> dict:
             if split_key(key)[0] in ("energy", "latency")}
 
 
-def run_report(res: RunResult) -> dict:
+def run_report(res: RunResult, baseline: bool = False) -> dict:
+    """The run's report; ``baseline`` adds ``ann_baseline``, the same network as an ANN on
+    conventional hardware beside the SNN's energy (``cost/baseline.py``)."""
     prog = res.program
     act = res.activity
     est = res.estimate
@@ -65,6 +67,10 @@ def run_report(res: RunResult) -> dict:
         "hw_constants": hw_constants(prog.hw),
         "wall_s": res.wall_s,
     }
+    if baseline:
+        from neurocc.cost.baseline import baseline as ann_baseline
+
+        out["ann_baseline"] = ann_baseline(prog, res)
     if res.output_membranes:
         out["output_membrane_final"] = {k: v[-1].tolist() for k, v in
                                         res.output_membranes.items()}
@@ -105,6 +111,10 @@ def render_run(rep: dict) -> str:
     lines.append(f"latency per inference {fmt_s(rep['latency_per_inference_s'])} (serial upper "
                  f"bound {fmt_s(lat['serial_upper_bound_s'])}) on {rep['cores_used']} core(s), "
                  f"{rep['chips_used']} chip(s); wall {rep['wall_s']:.3f} s")
+    if "ann_baseline" in rep:
+        from neurocc.cost.baseline import render_baseline
+
+        lines.extend(render_baseline(rep["ann_baseline"]))
     sat = {L["name"]: L["saturation"] for L in rep["layers"] if L["saturation"]
            and any(L["saturation"].values())}
     if sat:
