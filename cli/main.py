@@ -105,7 +105,7 @@ def cmd_run(a) -> int:
         raise NeuroccError("--on-chip applies to --backend lava only")
     res = prog.run(x, backend=a.backend, drain=not a.no_drain, workers=a.workers,
                    scheduler=a.scheduler, record="all" if a.output else "auto", **options)
-    rep = res.to_dict()
+    rep = res.to_dict(baseline=a.baseline)
     if a.output:
         arrays = {"output_spike_counts": res.output_spike_counts}
         for o, arr in res.outputs.items():
@@ -207,6 +207,18 @@ def cmd_check(a) -> int:
         print(f"neurocc: check failed: {len(failed)} of {len(out['results'])} budget(s): "
               + "; ".join(r["message"] for r in failed), file=sys.stderr)
         return BUDGET_FAILED
+    return 0
+
+
+def cmd_calibrate(a) -> int:
+    from neurocc.cost.calibrate import render_fit, write_calibrated
+
+    hold = tuple(h for h in (a.hold or "").split(",") if h)
+    out = write_calibrated(a.measurements, a.hw, a.output, hold=hold, name=a.name)
+    if a.json:
+        _json_out(out)
+    else:
+        print(render_fit(out))
     return 0
 
 
@@ -374,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "this scheduler (tcp://host:port; needs neurocc[cluster])")
     r.add_argument("--json", action="store_true")
     r.add_argument("-o", "--output", help="write output spikes and counts to this .npz")
+    r.add_argument("--baseline", action="store_true",
+                   help="add the same network as an ANN (one pass, NeuroBench dense MACs) on an "
+                   "fp32 processor, an int8 accelerator, a CPU and a GPU, beside the SNN's "
+                   "energy, with the comparison's pitfalls (needs the .nir it was compiled from)")
     r.set_defaults(fn=cmd_run)
 
     m = sub.add_parser("compare", help="one model on several hardware configs, side by side",
@@ -452,6 +468,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "test case per budget per hw config)")
     k.add_argument("--json", action="store_true", help="print one JSON object")
     k.set_defaults(fn=cmd_check)
+
+    cal = sub.add_parser(
+        "calibrate", help="fit a hardware config's per-event constants to measured runs",
+        description="Fit the energy constants of --hw by non-negative least squares to "
+        "measured runs (events per inference as neurocc counts them, plus measured joules and "
+        "seconds), and the latency as one scale of the per-event latencies plus the barrier "
+        "per tile count; write a config whose fitted constants say where they came from and "
+        "with what residual. Runs without counts (published board figures) fit only static "
+        "power per chip and, when they carry neurocc's modelled dynamic energy, one dynamic "
+        "scale. Constants the runs cannot separate are refused by name (hold them with "
+        "--hold). Format: neurocc/cost/calibrate.py; example files: "
+        "tests/fixtures/calibration/sanafe_runs.json, "
+        "neurocc/hw_configs/measurements/lava_dl_pilotnet.json.\n\nexample:\n"
+        "  neurocc calibrate sanafe_runs.json --hw loihi2 -o my_chip.toml")
+    cal.add_argument("measurements", metavar="MEASUREMENTS",
+                     help="measurement file (JSON, \"format\": \"neurocc-measurements/1\")")
+    cal.add_argument("--hw", default="loihi2", help="base config: its other values, and the "
+                     "constants the runs cannot fit, are kept")
+    cal.add_argument("-o", "--output", required=True, help="calibrated .toml to write")
+    cal.add_argument("--hold", default=None, metavar="NAME[,NAME]",
+                     help="energy constants to keep at the base config's values instead of "
+                     "fitting (e.g. hop_ew_j,hop_ns_j)")
+    cal.add_argument("--name", default=None, help="name of the calibrated config (default: "
+                     "the base name + '-calibrated')")
+    cal.add_argument("--json", action="store_true", help="print the fit as one JSON object")
+    cal.set_defaults(fn=cmd_calibrate)
 
     add_report_parser(sub)
 
