@@ -20,7 +20,7 @@ def _is_torch_module(model) -> bool:
 
 def compile(model, hw="loihi2", *, sample=None, dt: float | None = None,
             reset: str | None = None, input_encoding: InputEncoding | None = None,
-            placement: str = "greedy+swap", callback=None):
+            placement: str = "greedy+swap", callback=None, steps: int | None = None):
     """Compile ``model`` for the hardware config ``hw`` (a name from ``neurocc hw`` or a
     ``.toml`` path) and return the program (``LoihiProgram`` for Loihi targets).
 
@@ -31,10 +31,23 @@ def compile(model, hw="loihi2", *, sample=None, dt: float | None = None,
     which cannot record it, it defaults to ``"zero"`` (snnTorch's ``Leaky`` default is
     ``"subtract"``: say so). ``input_encoding``: ``SpikeInput()`` (default) or
     ``GradedInput(max)``. ``callback(pass, state)`` is called after every compiler pass.
+    ``steps``: the time steps per sample the model was trained with, if known; it is saved
+    with the program, and ``run`` then refuses an input whose axes look swapped (batch axis
+    of that length, time axis not).
 
     Raises a ``NeuroccError`` subclass naming the layer, the limit and the way out when the
     model cannot be compiled.
     """
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
+                              or steps < 1):
+        raise NeuroccError(f"steps must be a whole number of time steps >= 1, got {steps!r}")
+    prog = _compile(model, hw, sample, dt, reset, input_encoding, placement, callback)
+    if steps is not None:
+        prog.network.meta["steps"] = steps        # saved with the program; read by run
+    return prog
+
+
+def _compile(model, hw, sample, dt, reset, input_encoding, placement, callback):
     from neurocc.compiler.pipeline import compile_network, compile_nir
 
     if _is_torch_module(model):

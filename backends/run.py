@@ -15,6 +15,7 @@ from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
 from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.cost.activity import Activity, ActivityCounter, merge_activity
 from neurocc.cost.activity import prepare as prepare_counting
+from neurocc.reports.progress import Progress
 
 
 @dataclass(eq=False)
@@ -136,6 +137,7 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     steps, batch = x.shape[:2]
     if steps < 1 or batch < 1:
         raise InputError(f"input has shape {x.shape}: it needs at least one step and one sample")
+    check_axes(program, x.shape)
     flat = x.reshape(steps, batch, -1)
     enc = program.input_encoding
     if isinstance(enc, SpikeInput):
@@ -151,6 +153,24 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
         raise InputError(f"input magnitude {np.max(np.abs(flat)):g} exceeds the graded-input "
                          f"maximum {enc.max:g} the program was compiled for")
     return np.clip(np.rint(flat * enc.scale), -lim, lim).astype(np.int64)
+
+
+def check_axes(program, shape: tuple, batch: int | None = None) -> None:
+    """Refuse an input whose (steps, batch) axes look swapped, by one of two rules that
+    never fire on a correctly laid-out input: the program knows its step count (compiled
+    with ``steps``) and axis 1 has it while axis 0 does not; or the caller knows the batch
+    (``batch``, e.g. from labels) and axis 0 has it while axis 1 does not."""
+    known = (getattr(getattr(program, "network", None), "meta", None) or {}).get("steps")
+    shown = tuple(int(d) for d in shape)
+    fix = "swap them with x.swapaxes(0, 1) (neurocc wants (steps, batch, *input_shape), time " \
+          "first like snnTorch)"
+    if known is not None and shape[1] == known != shape[0]:
+        raise InputError(f"input has shape {shown}: axis 1 has the program's {known} time "
+                         f"steps, so it looks like (batch, steps); {fix}, or, if it really is "
+                         f"{shape[0]} steps of {shape[1]} samples, compile without --steps")
+    if batch is not None and shape[0] == batch != shape[1]:
+        raise InputError(f"input has shape {shown} but there are {batch} labels: axis 0 has "
+                         f"the batch, so it looks like (batch, steps); {fix}")
 
 
 def pad_drain(a: np.ndarray, depth: int) -> np.ndarray:
@@ -170,11 +190,14 @@ RECORD_LIMIT = 1 << 30
 ``record="auto"`` keeps only the output layers: a larger run streams, counting every event
 block by block without holding every spike of every step."""
 RECORDS = ("auto", "all", "outputs")
+PROGRESS_PARTS = 20
+"""At most this many sample chunks when a progress bar is shown (a step of 5 %)."""
 
 
 def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         drain: bool = True, record_state: bool = False, *, workers: int | None = None,
-        scheduler=None, record: str = "auto", **options) -> RunResult:
+        scheduler=None, record: str = "auto", progress: bool | None = None,
+        **options) -> RunResult:
     """Run ``x`` ``(steps, batch, *input_shape)`` on a backend and count what happened.
 
     With ``drain`` (the default) the network runs ``depth`` more steps with zero input, so
@@ -191,6 +214,11 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     layers' (the emulator then counts every event block by block and forgets the rest:
     memory bounded by the block, not the run); ``auto`` (default) keeps all unless that
     would exceed ``RECORD_LIMIT``. Activity, energy and outputs are the same either way.
+
+    ``progress``: a bar of samples done on stderr (``reports/progress.py``: on a terminal
+    only, never with ``False`` or the CLI's ``--quiet``), for local emulator and reference
+    runs large enough to chunk (``parallel.MIN_NEURON_STEPS``); the samples are then cut
+    into up to ``PROGRESS_PARTS`` chunks of at least that size, so the bar moves.
     """
     if record not in RECORDS:
         raise NeuroccError(f"record must be one of {', '.join(RECORDS)}, got {record!r}")
@@ -221,10 +249,21 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
         if n > 1:
             prepare_counting(program)          # once, before the threads share it
-        chunks = parallel.run_local(
-            lambda i: _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i],
-                             drain, record_state, keep),
-            parallel.split(batch, n), n)
+        parts = parallel.split(batch, n)
+        shown = chunkable and neuron_steps >= parallel.MIN_NEURON_STEPS
+        bar = Progress(batch, f"run {be.name}", progress if shown else False, unit="samples")
+        if bar.enabled:
+            parts = parallel.split(batch, min(batch, max(n, min(
+                PROGRESS_PARTS, neuron_steps // parallel.MIN_NEURON_STEPS))))
+
+        def job(i):
+            out = _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i], drain,
+                         record_state, keep)
+            bar.update(len(i))
+            return out
+
+        with bar:
+            chunks = parallel.run_local(job, parts, n)
     wall = time.perf_counter() - t0
     outputs, trace, activity = _merge(program, chunks)
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,

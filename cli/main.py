@@ -12,6 +12,7 @@
     neurocc compare MODEL.nir --hw A,B --input X.npy [--json]
     neurocc report PROGRAM --input X.npy [--labels Y.npy] [--backend emulator] -o REPORT.html
                    [--png DIR]
+    neurocc completion bash
     neurocc --version
 
 Exit status: 0 ok, 2 bad input (file, graph, options, budgets file), 3 does not fit the
@@ -33,13 +34,36 @@ from neurocc.api.errors import NeuroccError
 from neurocc.api.files import check_writable, load_array, write_atomic
 from neurocc.api.jsonable import jsonable
 from neurocc.backends.base import REGISTRY as _BACKENDS
+from neurocc.cli.completion import add_parser as add_completion_parser
 from neurocc.compiler.passes.base import RESETS
 from neurocc.reports.html import add_parser as add_report_parser
 
 BACKENDS = tuple(_BACKENDS)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default (unless it has none, or its text says it
+    already), wraps descriptions but prints text with line breaks (examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        d = action.default
+        if ("default" in text or d is None or d is False or d == [] or d is argparse.SUPPRESS
+                or not (action.option_strings or action.nargs in ("?", "*"))):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, exit status 2
         print(f"neurocc: error: {message} (see neurocc {self.prog.split()[-1]} --help)"
               if " " in self.prog else f"neurocc: error: {message} (see neurocc --help)",
@@ -78,7 +102,7 @@ def cmd_compile(a) -> int:
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
     show = not a.quiet and sys.stderr.isatty()
     prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
-                           callback=_pass_progress() if show else None)
+                           callback=_pass_progress() if show else None, steps=a.steps)
     prog.save(a.output)
     summary = prog.info(detail=False)
     summary["program"] = str(a.output)
@@ -176,17 +200,13 @@ BUDGET_FAILED = 5
 
 
 def cmd_check(a) -> int:
-    from neurocc.reports.check import (
-        failures,
-        parse_budgets,
-        render_junit,
-        render_table,
-        run_check,
-    )
+    from neurocc.reports.budgets import load_budgets, options_from_args
+    from neurocc.reports.check import failures, render_junit, render_table, run_check
 
     if a.junit:
         check_writable(a.junit, "the JUnit report")
-    spec = parse_budgets(a.budgets)
+    spec = load_budgets(a.budgets, options_from_args(a), a.budget_items,
+                        pyproject=not a.no_pyproject)
     out = run_check(spec)
     if a.junit:
         write_atomic(a.junit, render_junit(out), "the JUnit report")
@@ -246,7 +266,7 @@ def cmd_hw(a) -> int:
 def cmd_demo(a) -> int:
     from neurocc.cli.demo import demo, render_demo
 
-    out = demo(hw=a.hw, retrain=a.retrain, progress=not a.json)
+    out = demo(hw=a.hw, retrain=a.retrain, progress=not (a.json or a.quiet))
     if a.json:
         _json_out(out)
     else:
@@ -349,31 +369,56 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the version and exit")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="the digits model: compile, emulate, cost")
+    d = sub.add_parser("demo", help="the digits model: compile, emulate, cost",
+                       epilog="example:\n  neurocc demo --hw loihi1")
     d.add_argument("--json", action="store_true", help="print one JSON object")
-    d.add_argument("--hw", default="loihi2", help="hardware config (default loihi2)")
+    d.add_argument("--hw", default="loihi2", help="hardware config")
     d.add_argument("--retrain", action="store_true", help="retrain the model first (~1-2 min)")
+    d.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     d.set_defaults(fn=cmd_demo)
 
-    c = sub.add_parser("compile", help="compile a .nir file to a program")
+    c = sub.add_parser("compile", help="compile a .nir file to a program",
+                       epilog="example:\n  neurocc compile digits.nir --hw loihi2 --reset zero "
+                       "-o digits.neurocc")
     c.add_argument("model", help="NIR file (.nir)")
-    c.add_argument("--hw", default="loihi2", help="hardware config name or .toml path")
+    c.add_argument("--hw", default="loihi2", help="hardware config name (neurocc hw) or .toml "
+                   "path")
     c.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4,"
                    " snnTorch's export convention)")
     c.add_argument("--reset", choices=RESETS, default="zero",
                    help="reset rule the model was trained with (NIR cannot say; default zero)")
     c.add_argument("--graded-input", type=float, metavar="MAX", default=None,
                    help="inputs are graded values in [-MAX, MAX] (graded spikes) instead of 0/1")
+    c.add_argument("--steps", type=int, metavar="N", default=None,
+                   help="time steps per sample the model was trained with (saved with the "
+                   "program: run then refuses inputs that look like (batch, steps); default: "
+                   "unknown, not checked)")
     c.add_argument("-o", "--output", required=True, help="program file to write")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help="print the program's summary as one "
+                   "JSON object")
     c.add_argument("--quiet", action="store_true",
                    help="no per-pass progress on stderr (shown only on a terminal)")
     c.set_defaults(fn=cmd_compile)
 
-    r = sub.add_parser("run", help="run a program on an input array")
-    r.add_argument("program")
-    r.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
-    r.add_argument("--backend", choices=BACKENDS, default="emulator")
+    r = sub.add_parser("run", help="run a program on an input array",
+                       description="Run a compiled program on an input array, count every "
+                       "spike and synaptic operation, and print energy and latency per "
+                       "inference.",
+                       epilog="examples:\n  neurocc run digits.neurocc --input x.npy\n"
+                       "  neurocc run digits.neurocc --input x.npy --backend lava --json > "
+                       "run.json")
+    r.add_argument("program", help="compiled program file, written by neurocc compile "
+                   "(-o PROGRAM)")
+    r.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape), "
+                   "time first like snnTorch: 0/1 spikes, or graded values for a program "
+                   "compiled with --graded-input; a graph with several Input nodes takes a "
+                   ".npz (numpy.savez) of one such array per Input, by name")
+    r.add_argument("--backend", choices=BACKENDS, default="emulator",
+                   help="what simulates the chip: emulator (bit-exact fixed point, numpy), "
+                   "lava (real Lava 0.10 processes, slow, the emulator's independent check), "
+                   "reference (float64 simulation of the NIR graph, no quantization), sanafe "
+                   "(SANA-FE's energy and latency model; needs neurocc[sanafe])")
     r.add_argument("--on-chip", action="store_true", help="lava: run on Loihi 2 hardware")
     r.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
     r.add_argument("--no-drain", action="store_true",
@@ -384,22 +429,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="emulator/reference: run the sample chunks on the Dask cluster of "
                    "this scheduler (tcp://host:port; needs neurocc[cluster])")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="print one JSON object instead of the "
+                   "text report: backend, hw, steps, batch, output_spike_counts, layers, synops, "
+                   "energy_per_inference_j, energy_breakdown_j, latency_per_inference_s, wall_s "
+                   "and more (the same as RunResult.to_dict())")
     r.add_argument("-o", "--output", help="write output spikes and counts to this .npz")
     r.add_argument("--baseline", action="store_true",
                    help="add the same network as an ANN (one pass, NeuroBench dense MACs) on an "
                    "fp32 processor, an int8 accelerator, a CPU and a GPU, beside the SNN's "
                    "energy, with the comparison's pitfalls (needs the .nir it was compiled from)")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     r.set_defaults(fn=cmd_run)
 
     m = sub.add_parser("compare", help="one model on several hardware configs, side by side",
                        description="Compile MODEL for every config in --hw, run the input on "
                        "each, and print one table: fits, cores, chips, energy per inference "
-                       "(dynamic and static apart), latency and energy-delay product. "
-                       "Example: neurocc compare digits.nir --hw loihi1,loihi2 --input x.npy")
+                       "(dynamic and static apart), latency and energy-delay product.",
+                       epilog="example:\n  neurocc compare digits.nir --hw loihi1,loihi2 "
+                       "--input x.npy")
     m.add_argument("model", help="NIR file (.nir)")
     m.add_argument("--hw", default="loihi1,loihi2",
-                   help="configs separated by commas (default loihi1,loihi2)")
+                   help="configs separated by commas")
     m.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
     m.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4)")
     m.add_argument("--reset", choices=RESETS, default="zero",
@@ -409,36 +460,49 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--backend", choices=BACKENDS, default="emulator",
                    help="backend to run on (default emulator)")
     m.add_argument("--json", action="store_true", help="print the rows as JSON")
+    m.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     m.set_defaults(fn=cmd_compare)
 
-    i = sub.add_parser("info", help="describe a compiled program")
-    i.add_argument("program")
-    i.add_argument("--json", action="store_true")
+    i = sub.add_parser("info", help="describe a compiled program",
+                       epilog="example:\n  neurocc info digits.neurocc --json")
+    i.add_argument("program", help="compiled program file (neurocc compile -o PROGRAM)")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
     i.set_defaults(fn=cmd_info)
 
     f = sub.add_parser("diff", help="run two backends and show where they first differ "
-                       "(exit 0 identical, 4 differ)")
-    f.add_argument("program")
+                       "(exit 0 identical, 4 differ)",
+                       epilog="example:\n  neurocc diff digits.neurocc --input x.npy --a emulator "
+                       "--b lava")
+    f.add_argument("program", help="compiled program file (neurocc compile -o PROGRAM)")
     f.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
-    f.add_argument("--a", default="emulator", choices=BACKENDS)
-    f.add_argument("--b", default="lava", choices=BACKENDS)
+    f.add_argument("--a", default="emulator", choices=BACKENDS, help="first backend")
+    f.add_argument("--b", default="lava", choices=BACKENDS, help="second backend")
     f.add_argument("--timeout", type=float, default=600.0, help="lava: seconds before giving up")
     f.add_argument("--no-drain", action="store_true",
                    help="do not run the pipeline depth's extra zero-input steps")
-    f.add_argument("--json", action="store_true")
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     f.set_defaults(fn=cmd_diff)
 
-    h = sub.add_parser("hw", help="list hardware configs or show one with its sources")
-    h.add_argument("name", nargs="?")
-    h.add_argument("--json", action="store_true")
+    h = sub.add_parser("hw", help="list hardware configs or show one with its sources",
+                       epilog="examples:\n  neurocc hw\n  neurocc hw loihi2 --json")
+    h.add_argument("name", nargs="?", help="config name or .toml path (default: list them "
+                   "all)")
+    h.add_argument("--json", action="store_true", help="print one JSON object")
     h.set_defaults(fn=cmd_hw)
 
-    z = sub.add_parser("zoo", help="the sensory model zoo: list, train, export")
+    z = sub.add_parser("zoo", help="the sensory model zoo: list, train, export",
+                       epilog="examples:\n  neurocc zoo list\n  neurocc zoo export digits -o "
+                       "digits.nir")
     zs = z.add_subparsers(dest="zoo_cmd", required=True, parser_class=_Parser)
-    zl = zs.add_parser("list", help="models, descriptions and committed metrics")
-    zl.add_argument("--json", action="store_true")
+    zl = zs.add_parser("list", help="models, descriptions and committed metrics",
+                       epilog="example:\n  neurocc zoo list --json")
+    zl.add_argument("--json", action="store_true", help="print the rows as JSON")
     zl.set_defaults(fn=cmd_zoo_list)
-    zt = zs.add_parser("train", help="train a zoo model from scratch and write its artifacts")
+    zt = zs.add_parser("train", help="train a zoo model from scratch and write its artifacts",
+                       epilog="example:\n  neurocc zoo train digits --seed 1 --out-dir /tmp/d")
     zt.add_argument("name", help="model name (neurocc zoo list)")
     zt.add_argument("--seed", type=int, default=0, help="training seed (default 0: the "
                     "committed artifacts)")
@@ -447,26 +511,45 @@ def build_parser() -> argparse.ArgumentParser:
     zt.add_argument("--sweep", action="store_true", help="retina: the energy-price sweep; "
                     "olfaction: the inhibition sweep (several trainings, ~10-20 min)")
     zt.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    zt.add_argument("--quiet", action="store_true",
+                    help="no progress bars on stderr (drawn only on a terminal)")
     zt.set_defaults(fn=cmd_zoo_train)
-    ze = zs.add_parser("export", help="write a zoo model's NIR graph")
+    ze = zs.add_parser("export", help="write a zoo model's NIR graph",
+                       epilog="example:\n  neurocc zoo export digits -o digits.nir")
     ze.add_argument("name", help="model name (neurocc zoo list)")
     ze.add_argument("-o", "--output", required=True, help=".nir file to write")
     ze.add_argument("--retrain", action="store_true",
                     help="regenerate it by training (seed --seed) instead of copying the "
                     "committed artifact")
-    ze.add_argument("--seed", type=int, default=0)
+    ze.add_argument("--seed", type=int, default=0, help="training seed with --retrain")
     ze.set_defaults(fn=cmd_zoo_export)
 
     k = sub.add_parser("check", help="CI guard: check accuracy, energy, latency and size "
                        "budgets (exit 0 pass, 5 fail)",
-                       description="Compile the budgets file's model for each hw config, run "
-                       "the emulator on its inputs and check every budget. Exit status: 0 all "
-                       "pass, 5 a budget fails, 3 a config does not fit, 2 bad budgets file.")
-    k.add_argument("budgets", metavar="BUDGETS.toml", help="budgets file: model, hw, inputs, "
-                   "[budgets] (see neurocc/reports/check.py)")
+                       description="Compile the model for each hw config, run the emulator on "
+                       "the inputs and check every budget. Budgets come from options, a "
+                       "BUDGETS.toml and the [tool.neurocc] table of the nearest pyproject.toml "
+                       "(searched from the current directory upward), merged key by key: "
+                       "options > budgets file > pyproject.toml. Exit status: 0 all pass, 5 a "
+                       "budget fails, 3 a config does not fit, 2 bad budgets.",
+                       epilog="examples:\n  neurocc check                      # [tool.neurocc] "
+                       "in pyproject.toml\n  neurocc check ci.toml --junit out.xml\n  neurocc "
+                       "check --model digits --hw loihi1,loihi2 --accuracy-min 0.95 --cores-max "
+                       "4", formatter_class=HelpFormatter)
+    k.add_argument("budgets", metavar="BUDGETS.toml", nargs="?", default=None,
+                   help="budgets file: model, hw, inputs, [budgets] (see "
+                   "neurocc/reports/budgets.py; default: none)")
+    k.add_argument("--no-pyproject", action="store_true",
+                   help="ignore [tool.neurocc] in pyproject.toml")
+    from neurocc.reports.budgets import add_options as add_budget_options
+
+    add_budget_options(k.add_argument_group("budgets and settings as options (override the "
+                                            "files)"))
     k.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit XML report (one "
                    "test case per budget per hw config)")
     k.add_argument("--json", action="store_true", help="print one JSON object")
+    k.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     k.set_defaults(fn=cmd_check)
 
     cal = sub.add_parser(
@@ -496,13 +579,17 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(fn=cmd_calibrate)
 
     add_report_parser(sub)
+    add_completion_parser(sub)
 
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from neurocc.reports.progress import set_quiet
+
     parser = build_parser()
     a = parser.parse_args(argv)
+    set_quiet(getattr(a, "quiet", False))
     try:
         return int(a.fn(a) or 0)
     except NeuroccError as e:

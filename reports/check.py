@@ -1,294 +1,34 @@
-"""``neurocc check``: a CI guard. A budgets file (TOML) names a model, one or more hardware
-configs, the inputs and the budgets; ``check`` compiles, runs the emulator, measures every
-budget on every config and says which pass.
+"""``neurocc check``: a CI guard. Budgets (``reports/budgets.py``: a budgets file, a
+``[tool.neurocc]`` table in ``pyproject.toml`` and options, merged) name a model, one or more
+hardware configs, the inputs and the limits; ``check`` compiles, runs the emulator, measures
+every budget on every config and says which pass.
 
-A budgets file, every key but ``model``, ``hw`` and one budget optional::
-
-    name = "digits-ci"             # names the JUnit suites (default: the file's stem)
-    model = "digits"               # a zoo model name, or a .nir path
-    hw = ["loihi1", "loihi2"]      # a config name or .toml path, or a list of them
-    samples = 100                  # the first N input samples (default: all)
-    # inputs = "x.npy"             # (steps, batch, *input_shape); default: the zoo test set
-    # labels = "y.npy"             # (batch,) class indices, for accuracy_min
-    # dt = 1e-4                    # .nir models only: NIR records neither dt
-    # reset = "zero"               # ... nor the reset rule ("zero" or "subtract")
-    # graded_input = 1.0           # .nir models only: graded inputs in [-MAX, MAX]
-
-    [budgets]
-    accuracy_min = 0.95            # a zoo model: its METRIC + "_min" (retina: r2_min)
-    energy_per_inference_j_max = 5e-5
-    dynamic_energy_per_inference_j_max = 2e-6
-    latency_per_inference_s_max = 1e-3
-    cores_max = 4
-    chips_max = 1
-    spikes_per_inference_max = 500
-    emulator_vs_reference_rel_l1_max = 0.2
-
-Relative paths (``model``, ``inputs``, ``labels``, a ``.toml`` hw) are read relative to the
-budgets file's directory. Unknown keys are errors. ``parse_budgets`` raises ``InputError``
-(exit 2) with one line naming the key and what is allowed; ``run_check`` returns a dict
-(the CLI's ``--json``); ``render_table`` and ``render_junit`` render it.
+``run_check`` returns a dict (the CLI's ``--json``); ``render_table`` and ``render_junit``
+render it.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from neurocc.api.errors import ConfigError, InputError, NeuroccError, ResourceError
+from neurocc.api.errors import InputError, NeuroccError, ResourceError
 from neurocc.api.files import load_array
+from neurocc.reports.budgets import (
+    COST_BUDGETS,
+    REFERENCE_QUANTITIES,
+    Budget,
+    CheckSpec,
+    load_budgets,
+    parse_budgets,
+)
 
 PASSED, FAILED, NOT_FIT = 0, 5, 3
 """Exit status of ``neurocc check``: every budget passed; a budget failed; a hardware
 config does not fit the network (takes precedence over a failed budget)."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    key: str
-    """The key in ``[budgets]``: the measured quantity + ``_min`` or ``_max``."""
-    quantity: str
-    kind: str            # "max" (measured <= limit) or "min" (measured >= limit)
-    unit: str
-    description: str
-
-
-_COST_BUDGETS = (
-    Budget("energy_per_inference_j_max", "energy_per_inference_j", "max", "J",
-           "total (static + dynamic) energy per inference"),
-    Budget("dynamic_energy_per_inference_j_max", "dynamic_energy_per_inference_j", "max", "J",
-           "dynamic energy per inference"),
-    Budget("latency_per_inference_s_max", "latency_per_inference_s", "max", "s",
-           "latency per inference"),
-    Budget("cores_max", "cores", "max", "", "cores used"),
-    Budget("chips_max", "chips", "max", "", "chips used"),
-    Budget("spikes_per_inference_max", "spikes_per_inference", "max", "",
-           "spikes per inference, all layers"),
-    Budget("emulator_vs_reference_rel_l1_max", "emulator_vs_reference_rel_l1", "max", "",
-           "relative L1 distance of the emulator's output spike counts from the float "
-           "reference's"),
-)
-COST_BUDGETS = {b.key: b for b in _COST_BUDGETS}
-
-TOP_KEYS = ("name", "model", "hw", "inputs", "labels", "samples", "dt", "reset",
-            "graded_input", "budgets")
-NIR_ONLY = ("dt", "reset", "graded_input")
-
-
-@dataclass
-class CheckSpec:
-    """A validated budgets file."""
-
-    path: Path
-    name: str
-    model: str
-    """The zoo model name, or the resolved .nir path."""
-    zoo: bool
-    hw: list[str]
-    """Config names or resolved .toml paths, in the file's order."""
-    inputs: Path | None
-    labels: Path | None
-    samples: int | None
-    compile_kwargs: dict
-    budgets: list[tuple[Budget, float]] = field(default_factory=list)
-
-
-def _type_name(v) -> str:
-    return {bool: "a boolean", str: "a string", int: "an integer", float: "a number",
-            list: "a list", dict: "a table"}.get(type(v), type(v).__name__)
-
-
-def _show(v) -> str:
-    return f"{_type_name(v)} {v!r}" if not isinstance(v, (dict, list)) else _type_name(v)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _quality_budgets(metric: str) -> dict[str, Budget]:
-    return {f"{metric}_min": Budget(f"{metric}_min", metric, "min", "",
-                                    f"{metric} on the inputs")}
-
-
-def parse_budgets(path: str | Path) -> CheckSpec:
-    """Read and validate a budgets file; raise ``InputError`` (one line) on any problem."""
-    try:
-        import tomllib
-    except ImportError:                       # Python < 3.11
-        import tomli as tomllib
-
-    p = Path(path)
-    where = f"budgets file '{p}'"
-    if not p.exists():
-        raise InputError(f"{where} does not exist; give a TOML file with model, hw and a "
-                         "[budgets] table (see neurocc check --help)")
-    if p.is_dir():
-        raise InputError(f"{where} is a directory; give a TOML file")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{where} is not UTF-8 text; give a TOML file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{where} is not valid TOML: {' '.join(str(e).split())}") from None
-    base = p.resolve().parent
-
-    def err(msg: str) -> InputError:
-        return InputError(f"{where}: {msg}")
-
-    def rel(v: str) -> Path:
-        q = Path(v).expanduser()
-        return q if q.is_absolute() else base / q
-
-    unknown = [k for k in raw if k not in TOP_KEYS]
-    if unknown:
-        hint = ""
-        if unknown[0] in COST_BUDGETS or unknown[0].endswith(("_min", "_max")):
-            hint = " (budgets go in the [budgets] table, after the top-level keys)"
-        raise err(f"unknown key '{unknown[0]}'{hint}; allowed top-level keys: "
-                  f"{', '.join(TOP_KEYS)}")
-
-    def get(key: str, kind, what: str, default=None):
-        if key not in raw:
-            return default
-        v = raw[key]
-        ok = _is_number(v) if kind == "number" else (isinstance(v, kind)
-                                                     and not isinstance(v, bool))
-        if not ok:
-            raise err(f"'{key}' must be {what}, got {_show(v)}")
-        return v
-
-    # ---- the model
-    from neurocc.models import zoo
-
-    model = get("model", str, "a zoo model name or a .nir path")
-    if not model:
-        raise err(f"missing key 'model': give a zoo model name ({', '.join(zoo.names())}) or "
-                  "a .nir path")
-    is_zoo = model in zoo.REGISTRY
-    if not is_zoo and not model.endswith(".nir"):
-        raise err(f"'model' = {model!r} is neither a zoo model ({', '.join(zoo.names())}) nor "
-                  "a .nir path")
-    compile_kwargs: dict = {}
-    if is_zoo:
-        bad = [k for k in NIR_ONLY if k in raw]
-        if bad:
-            raise err(f"'{bad[0]}' applies to a .nir model only; the zoo model '{model}' "
-                      "brings its own dt and reset")
-        zm = zoo.get(model)
-        if not Path(zm.NIR_PATH).exists():
-            raise err(f"zoo model '{model}' has no committed artifact {zm.NIR_PATH}; run "
-                      f"neurocc zoo train {model} first")
-        compile_kwargs.update(zm.COMPILE)
-        quality = _quality_budgets(zm.METRIC)
-        model_ref = model
-    else:
-        nir_path = rel(model)
-        if not nir_path.is_file():
-            raise err(f"model file '{nir_path}' does not exist")
-        model_ref = str(nir_path)
-        quality = _quality_budgets("accuracy")
-        dt = get("dt", "number", "a time step in seconds (a number > 0)")
-        if dt is not None:
-            if not (math.isfinite(dt) and dt > 0):
-                raise err(f"'dt' must be a time step in seconds > 0, got {dt!r}")
-            compile_kwargs["dt"] = float(dt)
-        from neurocc.compiler.passes.base import RESETS
-
-        reset = get("reset", str, f"one of {', '.join(RESETS)}")
-        if reset is not None:
-            if reset not in RESETS:
-                raise err(f"'reset' must be one of {', '.join(RESETS)}, got {reset!r}")
-            compile_kwargs["reset"] = reset
-        graded = get("graded_input", "number", "the graded input's MAX (a number > 0)")
-        if graded is not None:
-            if not (math.isfinite(graded) and graded > 0):
-                raise err(f"'graded_input' must be a number > 0, got {graded!r}")
-            from neurocc.compiler.ir import GradedInput
-
-            compile_kwargs["input_encoding"] = GradedInput(max=float(graded))
-
-    # ---- the hardware
-    if "hw" not in raw:
-        raise err("missing key 'hw': give a config name (neurocc hw), a .toml path, or a list "
-                  "of them")
-    hw_raw = raw["hw"]
-    hw_list = [hw_raw] if isinstance(hw_raw, str) else hw_raw
-    if not isinstance(hw_list, list) or not hw_list:
-        raise err(f"'hw' must be a config name, a .toml path or a non-empty list of them, got "
-                  f"{_show(hw_raw)}")
-    for h in hw_list:
-        if not isinstance(h, str) or not h:
-            raise err(f"every entry of 'hw' must be a config name or a .toml path, got "
-                      f"{_show(h)}")
-    from neurocc.hw_configs import load_hw
-
-    hws: list[str] = []
-    for h in hw_list:
-        ref = str(rel(h)) if h.endswith(".toml") else h
-        try:
-            load_hw(ref)
-        except ConfigError as e:
-            raise err(f"hw '{h}': {e}") from None
-        if ref in hws:
-            raise err(f"hw '{h}' is listed twice")
-        hws.append(ref)
-
-    # ---- the inputs
-    name = get("name", str, "a string") or p.stem
-    inputs = get("inputs", str, "a .npy path")
-    labels = get("labels", str, "a .npy path")
-    inputs_p = rel(inputs) if inputs else None
-    labels_p = rel(labels) if labels else None
-    if not is_zoo and inputs_p is None:
-        raise err("missing key 'inputs': a .nir model needs an input array (.npy, shape "
-                  "(steps, batch, *input_shape))")
-    if labels_p is not None and inputs_p is None:
-        raise err("'labels' needs 'inputs' (a zoo model's test set brings its own targets)")
-    for key, q in (("inputs", inputs_p), ("labels", labels_p)):
-        if q is not None and not q.is_file():
-            raise err(f"{key} file '{q}' does not exist")
-    samples = get("samples", int, "a whole number of samples >= 1")
-    if samples is not None and samples < 1:
-        raise err(f"'samples' must be >= 1, got {samples}")
-
-    # ---- the budgets
-    table = raw.get("budgets")
-    allowed = {**quality, **COST_BUDGETS}
-    if table is None:
-        raise err(f"missing table [budgets]; give at least one of {', '.join(allowed)}")
-    if not isinstance(table, dict):
-        raise err(f"'budgets' must be a table ([budgets]), got {_show(table)}")
-    if not table:
-        raise err(f"[budgets] is empty; give at least one of {', '.join(allowed)}")
-    budgets = []
-    for key, v in table.items():
-        if key not in allowed:
-            hint = ""
-            if key.endswith("_min") and key not in quality:
-                whose = f"zoo model '{model}'" if is_zoo else "a .nir model"
-                hint = f" (the quality budget of {whose} is {', '.join(quality)})"
-            raise err(f"unknown budget 'budgets.{key}'{hint}; allowed: {', '.join(allowed)}")
-        b = allowed[key]
-        if not _is_number(v) or not math.isfinite(v):
-            raise err(f"'budgets.{key}' must be a finite number, got {_show(v)}")
-        if b.kind == "max" and v < 0:
-            raise err(f"'budgets.{key}' must be >= 0 (a limit on {b.description}), got {v!r}")
-        if b in quality.values() and not is_zoo and labels_p is None:
-            raise err(f"'budgets.{key}' needs 'labels' (a .npy of class indices): a .nir "
-                      "model's accuracy is the argmax of its output spike counts against them")
-        if b in quality.values() and is_zoo and inputs_p is not None and labels_p is None:
-            raise err(f"'budgets.{key}' with 'inputs' needs 'labels' (the targets of those "
-                      "inputs)")
-        budgets.append((b, float(v)))
-    return CheckSpec(path=p, name=name, model=model_ref, zoo=is_zoo, hw=hws, inputs=inputs_p,
-                     labels=labels_p, samples=samples, compile_kwargs=compile_kwargs,
-                     budgets=budgets)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -312,13 +52,17 @@ def _data(spec: CheckSpec):
                                       or not np.issubdtype(targets.dtype, np.integer)):
                 raise InputError(f"labels '{spec.labels}' must be a 1-D array of class indices, "
                                  f"got {targets.dtype} {targets.shape}")
+            if targets.ndim == 1:
+                from neurocc.backends.run import check_axes
+
+                check_axes(None, x.shape, batch=len(targets))
             if len(targets) != x.shape[1]:
                 raise InputError(f"labels '{spec.labels}' have {len(targets)} entries but the "
                                  f"inputs have {x.shape[1]} samples (axis 1)")
     if spec.samples is not None:
         if spec.samples > x.shape[1]:
-            raise InputError(f"budgets file '{spec.path}': 'samples' = {spec.samples} but the "
-                             f"inputs have {x.shape[1]}")
+            raise InputError(f"'samples' = {spec.samples} (from {', '.join(spec.sources)}) "
+                             f"but the inputs have {x.shape[1]}; lower it or give more inputs")
         x = x[:, :spec.samples]
         targets = None if targets is None else targets[:spec.samples]
     return x, targets
@@ -365,10 +109,16 @@ def _measure(spec: CheckSpec, hw: str, x, targets) -> dict:
         "cores": rep["cores_used"], "chips": rep["chips_used"],
         "spikes_per_inference": rep["spikes_per_inference"],
     }
-    if "emulator_vs_reference_rel_l1" in names:
+    if names & set(REFERENCE_QUANTITIES):
         ref = prog.run(x, backend="reference")
-        measured["emulator_vs_reference_rel_l1"] = counts_agreement(
-            res.output_spike_counts, ref.output_spike_counts)["relative_l1"]
+        a, b = res.output_spike_counts, ref.output_spike_counts
+        measured["emulator_vs_reference_rel_l1"] = counts_agreement(a, b)["relative_l1"]
+        if "float_agreement" in names:
+            if a.shape[1] == 0:
+                raise InputError("float_agreement_min compares predicted classes (argmax of "
+                                 "output spike counts) but the model has no spiking outputs; "
+                                 "use emulator_vs_reference_rel_l1_max")
+            measured["float_agreement"] = float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
     if targets is not None and names - set(measured):
         measured.update({k: float(v) for k, v in _quality(spec, res, targets).items()
                          if isinstance(v, (int, float, np.floating, np.integer))})
@@ -384,7 +134,7 @@ def run_check(spec: CheckSpec | str | Path) -> dict:
     ``samples``, ``steps``, ``configs`` (per config: ``hw``, ``fits``, ``error``, ``measured``,
     times) and ``results`` (per config and budget: ``hw``, ``budget``, ``quantity``, ``kind``,
     ``limit``, ``measured``, ``unit``, ``status`` pass/fail/error, ``margin``, ``margin_rel``,
-    ``message``).
+    ``message``, ``source``: the file or option that set the budget).
     """
     if not isinstance(spec, CheckSpec):
         spec = parse_budgets(spec)
@@ -408,7 +158,8 @@ def run_check(spec: CheckSpec | str | Path) -> dict:
             cfg["hw"] = hw
         configs.append(cfg)
         for b, limit in spec.budgets:
-            r = {"hw": cfg["hw"], "budget": b.key, "quantity": b.quantity, "kind": b.kind,
+            r = {"hw": cfg["hw"], "budget": b.key, "source": spec.origin.get(b.key, ""),
+                 "quantity": b.quantity, "kind": b.kind,
                  "limit": limit, "unit": b.unit, "measured": None, "margin": None,
                  "margin_rel": None}
             if not cfg["fits"]:
@@ -429,7 +180,8 @@ def run_check(spec: CheckSpec | str | Path) -> dict:
     fits = all(c["fits"] for c in configs)
     passed = fits and all(r["status"] == "pass" for r in results)
     return {"passed": passed, "exit_code": PASSED if passed else (FAILED if fits else NOT_FIT),
-            "name": spec.name, "budgets_file": str(spec.path), "model": spec.model,
+            "name": spec.name, "budgets_file": str(spec.path or ""),
+            "sources": list(spec.sources), "model": spec.model,
             "zoo": spec.zoo, "samples": int(x.shape[1]), "steps": int(x.shape[0]),
             "hw": [c["hw"] for c in configs], "configs": configs, "results": results,
             "wall_s": time.perf_counter() - t_start}
@@ -467,16 +219,18 @@ def failures(out: dict) -> list[dict]:
 def render_table(out: dict) -> str:
     """The check as a table: measured vs limit, margin (headroom: + passes, − fails), result."""
     src = f"zoo model {out['model']}" if out["zoo"] else out["model"]
-    lines = [f"neurocc check {out['budgets_file']}: {src}, {out['samples']} sample(s) x "
-             f"{out['steps']} steps, hw {', '.join(out['hw'])}"]
+    lines = [f"neurocc check: {src}, {out['samples']} sample(s) x {out['steps']} steps, hw "
+             f"{', '.join(out['hw'])}",
+             f"settings from {', '.join(out['sources'])} (options > budgets file > "
+             "pyproject.toml)"]
     head = (f"{'hw':<10} {'budget':<36} {'measured':>12}    {'limit':>12} {'margin':>9}  "
-            "result")
+            "result  from")
     lines += [head, "-" * len(head)]
     for r in out["results"]:
         op = "<=" if r["kind"] == "max" else ">="
         lines.append(f"{r['hw'][:10]:<10} {r['budget']:<36} {_fmt(r['measured'], r['unit']):>12}"
                      f" {op:>2} {_fmt(r['limit'], r['unit']):>12} {_fmt_margin(r):>9}  "
-                     f"{r['status'].upper()}")
+                     f"{r['status'].upper():<6}  {r['source']}")
     for c in out["configs"]:
         if not c["fits"]:
             lines.append(f"{c['hw']}: does not fit: {c['error']}")
@@ -511,7 +265,8 @@ def render_junit(out: dict) -> bytes:
         props = ET.SubElement(suite, "properties")
         for k, v in (("model", out["model"]), ("hw", c["hw_ref"]),
                      ("samples", out["samples"]), ("steps", out["steps"]),
-                     ("budgets_file", out["budgets_file"])):
+                     ("budgets_file", out["budgets_file"]),
+                     ("budget_sources", ", ".join(out["sources"]))):
             ET.SubElement(props, "property", {"name": k, "value": str(v)})
         for r in rs:
             case = ET.SubElement(suite, "testcase", {
@@ -534,4 +289,4 @@ def render_junit(out: dict) -> bytes:
 
 
 __all__ = ["COST_BUDGETS", "FAILED", "NOT_FIT", "PASSED", "Budget", "CheckSpec", "failures",
-           "parse_budgets", "render_junit", "render_table", "run_check"]
+           "load_budgets", "parse_budgets", "render_junit", "render_table", "run_check"]

@@ -223,8 +223,11 @@ def build_report(program, x, labels=None, backend: str = "emulator") -> dict:
     """Run ``x`` on ``backend`` (and the float reference, and the emulator when ``backend``
     is the reference) and compute every number the HTML report shows."""
     from neurocc.api.jsonable import jsonable
+    from neurocc.backends.run import check_axes
 
     x = np.asarray(x)
+    if labels is not None and np.ndim(labels) == 1 and x.ndim >= 2:
+        check_axes(program, x.shape, batch=len(labels))       # before the runs, not after
     main = program.run(x, backend=backend, record="all")     # rasters need every layer
     y = _check_labels(labels, main.batch)
     fixed, ref = _fixed_and_reference(program, x, backend, main)
@@ -947,9 +950,8 @@ def write_figures(data: dict, directory: str | Path, chromium: str | None = "aut
 
 def add_parser(subparsers):
     """Register ``neurocc report`` on an argparse ``subparsers`` object."""
-    import argparse
-
     from neurocc.backends.base import REGISTRY
+    from neurocc.cli.main import HelpFormatter
 
     r = subparsers.add_parser(
         "report", help="one self-contained HTML report of a run: spikes, energy, cores, "
@@ -960,8 +962,7 @@ def add_parser(subparsers):
         "quantization\nerrors and float/fixed-point agreement; accuracy with --labels; every "
         "hardware\nconstant with its source. The float reference is run beside --backend.",
         epilog="example:\n  neurocc report digits.neurocc --input x.npy --labels y.npy "
-        "-o report.html --png figures/",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "-o report.html --png figures/", formatter_class=HelpFormatter)
     r.add_argument("program", help="compiled program (.neurocc)")
     r.add_argument("--input", required=True, help=".npy array (steps, batch, *input_shape)")
     r.add_argument("--labels", default=None, help=".npy integer class per sample (batch,): "
@@ -973,6 +974,8 @@ def add_parser(subparsers):
     r.add_argument("--png", metavar="DIR", default=None, help="also write the figures alone "
                    "to DIR (an existing directory): PNG via headless chromium if installed, "
                    "else .svg (default: none)")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress bars on stderr (drawn only on a terminal)")
     r.set_defaults(fn=cmd_report)
     return r
 

@@ -140,11 +140,13 @@ def run_cfg(on_chip: bool, models: dict):
 
 
 def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdir: str,
-                on_chip: bool = False, timings: dict | None = None) -> dict[str, np.ndarray]:
+                on_chip: bool = False, timings: dict | None = None,
+                phase=None) -> dict[str, np.ndarray]:
     """Run ``x`` (steps_run, batch, n_in) int payloads through Lava; return arrays keyed
     ``spikes/<group>`` (bool), ``v/<group>`` and ``u/<group>`` (int64), each
     ``(steps_run, batch, n)``. ``timings`` (if given) receives the seconds spent building
-    the graph, compiling and running it, stopping, and reading the recordings back."""
+    the graph, compiling and running it, stopping, and reading the recordings back;
+    ``phase(name)`` (if given) is called as each of those starts."""
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
     steps, batch, n_in = x.shape
@@ -194,12 +196,16 @@ def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdi
         models[rec] = models[SpikeRecorder]
     cfg = run_cfg(on_chip, models)
     t1 = time.perf_counter()
+    if phase is not None:
+        phase(f"compiling and running {total} Lava steps")
     # On failure the exception propagates without stop(): Lava can hang in stop() after an
     # error, and the caller kills the whole process tree anyway.
     rec.run(condition=RunSteps(num_steps=total), run_cfg=cfg)
     t2 = time.perf_counter()
     rec.stop()
     t3 = time.perf_counter()
+    if phase is not None:
+        phase("reading the recordings back")
 
     def per_sample(a: np.ndarray) -> np.ndarray:       # (n, B·T) → (T, B, n)
         return np.ascontiguousarray(a.reshape(a.shape[0], batch, steps).transpose(2, 1, 0))

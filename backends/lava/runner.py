@@ -125,9 +125,24 @@ def kill_group(proc: subprocess.Popen, jobdir: Path | str | None = None) -> int:
     return len(killed | set(left))
 
 
-def run_worker(jobdir: Path, timeout_s: float) -> None:
+LOADING = "importing Lava and loading the program"
+
+
+def run_worker(jobdir: Path, timeout_s: float, progress: bool | None = None) -> None:
     """Run ``python -m neurocc.backends.lava.worker jobdir``; raise ``BackendError`` (one
-    line) on failure or after ``timeout_s`` seconds, with the whole process tree killed."""
+    line) on failure or after ``timeout_s`` seconds, with the whole process tree killed.
+    ``progress``: a bar of the worker's phases on stderr (a terminal only; see
+    ``reports/progress.py``)."""
+    from neurocc.backends.lava.worker import PHASES
+    from neurocc.reports.progress import Progress
+
+    with Progress(PHASES, "run lava", progress, unit="phases", eta=False) as bar:
+        bar.update(0, LOADING)
+        _run_worker(jobdir, timeout_s, bar)
+        bar.update(PHASES, "done")
+
+
+def _run_worker(jobdir: Path, timeout_s: float, bar) -> None:
     log = open(jobdir / "worker.log", "wb")
     try:
         proc = subprocess.Popen(
@@ -141,8 +156,14 @@ def run_worker(jobdir: Path, timeout_s: float) -> None:
     previous = _raise_on_sigterm()
     end = time.monotonic() + timeout_s
     actor_error = jobdir / "actor_error.txt"
+    phases = jobdir / "phase"
+    seen = 0
     try:
         while (rc := proc.poll()) is None:
+            if bar.enabled:                      # follow the worker's phases; tick the clock
+                names = phases.read_text().splitlines() if phases.exists() else []
+                bar.update(len(names) - seen, names[-1] if names else LOADING)
+                seen = len(names)
             if actor_error.exists():
                 # A Lava process failed; Lava would now wait forever.
                 kill_group(proc, jobdir)

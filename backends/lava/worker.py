@@ -91,6 +91,16 @@ def _report_lava_process_errors(jobdir: str) -> None:
     SystemProcess.run = run_guarded
 
 
+PHASES = 4
+"""Phases the worker reports in ``JOBDIR/phase`` (one line each, appended): the parent's
+progress bar (``runner.run_worker``) follows them."""
+
+
+def _phase(jobdir: str, name: str) -> None:
+    with open(os.path.join(jobdir, "phase"), "a") as f:
+        f.write(name + "\n")
+
+
 def main(jobdir: str) -> int:
     t0 = time.perf_counter()
     threading.Thread(target=_watch_parent, args=(os.getppid(), jobdir), daemon=True).start()
@@ -106,8 +116,10 @@ def main(jobdir: str) -> int:
         program = load(os.path.join(jobdir, "program.npz"))
         x = np.load(os.path.join(jobdir, "x.npy"), allow_pickle=False)
         timings = {"import_and_load_s": time.perf_counter() - t0}
+        _phase(jobdir, "building the Lava process graph")
         out = run_program(program, x, bool(job["record_state"]), jobdir,
-                          on_chip=bool(job.get("on_chip", False)), timings=timings)
+                          on_chip=bool(job.get("on_chip", False)), timings=timings,
+                          phase=lambda name: _phase(jobdir, name))
         tmp = os.path.join(jobdir, "result.tmp.npz")
         np.savez(tmp, **out)
         os.replace(tmp, os.path.join(jobdir, "result.npz"))

@@ -33,6 +33,7 @@ from neurocc.models.digits.data import (
 )
 from neurocc.models.digits.evaluate import LAYERS, score
 from neurocc.models.digits.model import BETA, CHANNELS, HIDDEN, THRESHOLD, build, reset_state, run
+from neurocc.reports.progress import Progress
 
 EPOCHS = 45
 BATCH_SIZE = 64
@@ -78,7 +79,7 @@ def train(
         seed: seeds the weight initialisation, batch order and training spike trains.
         out_dir: directory that receives ``model.nir`` and ``metrics.json``.
         epochs: passes over the 1,437 training images, each with fresh spike trains.
-        progress: print one line per epoch (loss, training accuracy) to stderr.
+        progress: a bar of epochs (loss, training accuracy) on stderr, on a terminal only.
         steps: time steps per sample.
 
     Returns:
@@ -105,6 +106,7 @@ def _train(seed: int, out_dir: Path, epochs: int, progress: bool, steps: int) ->
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
 
     start = time.perf_counter()
+    bar = Progress(epochs, "digits", progress, unit="epochs")
     for epoch in range(epochs):
         x_all = torch.from_numpy(encode(images, steps, rng))
         order = torch.from_numpy(rng.permutation(len(labels)))
@@ -119,16 +121,8 @@ def _train(seed: int, out_dir: Path, epochs: int, progress: bool, steps: int) ->
             total_loss += float(loss.detach()) * len(idx)
             correct += int((counts.argmax(1) == y_all[idx]).sum())
         scheduler.step()
-        if progress:
-            done = int(20 * (epoch + 1) / epochs)
-            print(
-                f"[{'#' * done}{'.' * (20 - done)}] epoch {epoch + 1:>3}/{epochs}"
-                f"  loss {total_loss / len(labels):.4f}"
-                f"  train acc {correct / len(labels):.3f}"
-                f"  {time.perf_counter() - start:6.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+        bar.update(1, f"loss {total_loss / len(labels):.4f}  train acc "
+                   f"{correct / len(labels):.3f}")
     train_seconds = time.perf_counter() - start
     net.eval()
 
@@ -165,7 +159,7 @@ def _train(seed: int, out_dir: Path, epochs: int, progress: bool, steps: int) ->
         "versions": versions(),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    if progress:
+    if bar.enabled:
         print(
             f"test accuracy {result['accuracy']:.4f} on {n} samples; "
             f"wrote {out_dir / 'model.nir'}",
