@@ -11,7 +11,8 @@ Partition, place, route and ``neurocc info`` all count resources with these defi
   conv with ``conv_kernel_shared``: the kernels of the output channels the core holds, each
   once, ``channels × (C_in/groups · kH · kW) × weight bits``; conv without sharing: expanded
   to sparse synapses (the taps that land inside the input), each ``weight bits +
-  synapse_index_bits``. Weight bits are the projection's ``num_weight_bits``.
+  synapse_index_bits``. Weight bits are the projection's ``num_weight_bits``, plus
+  ``delay_bits`` when it has synaptic delays (an assumption: ``hw_configs/README.md``).
 - **source**: one presynaptic neuron of a group, or one input channel. Sources are numbered
   globally by ``SourceIndex``: input channels first, then every group's neurons in order.
 - **input axons** of a core: the distinct sources with at least one synapse onto a neuron of
@@ -200,9 +201,18 @@ def pattern(conn):
 # --------------------------------------------------------------------------- fan-in of a group
 
 
+def weight_bits(p, hw: HardwareSpec) -> int:
+    """Bits one stored weight of projection ``p`` takes: its precision, plus the config's
+    ``delay_bits`` when the projection has synaptic delays (an ASSUMPTION about Loihi's
+    synapse encoding, ``hw_configs/README.md``)."""
+    delay = getattr(p, "delay", None)
+    extra = int(getattr(hw.numerics, "delay_bits", 0)) if delay is not None else 0
+    return int(p.num_weight_bits) + extra
+
+
 def synapse_bits(p, hw: HardwareSpec) -> int:
     """Bits one stored sparse (or expanded conv) synapse of projection ``p`` takes."""
-    return int(p.num_weight_bits) + hw.core.synapse_index_bits
+    return weight_bits(p, hw) + hw.core.synapse_index_bits
 
 
 def kernel_bits_per_channel(p, hw: HardwareSpec) -> int:
@@ -217,7 +227,7 @@ def synapse_bits_per_neuron(p, hw: HardwareSpec, rows: np.ndarray | None = None)
     ``(n_post,)``)."""
     conn = p.conn
     if isinstance(conn, Dense):
-        return np.full(conn.shape[0], conn.shape[1] * int(p.num_weight_bits), dtype=np.int64)
+        return np.full(conn.shape[0], conn.shape[1] * weight_bits(p, hw), dtype=np.int64)
     if isinstance(conn, Conv) and hw.core.conv_kernel_shared:
         return np.zeros(conn.shape[0], dtype=np.int64)
     rows = pattern(conn).rows() if rows is None else rows

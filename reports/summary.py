@@ -85,7 +85,10 @@ def program_summary(prog, detail: bool = False) -> dict:
                             "nir_nodes": list(p.nir_nodes), "shape": list(p.conn.shape),
                             "weight_exp": p.weight_exp, "sign_mode": p.sign_mode,
                             "nonzero_weights": int(np.count_nonzero(p.conn.values)),
-                            "weight_rms_rel_error": rep.weight_rms_rel_error if rep else None})
+                            "weight_rms_rel_error": rep.weight_rms_rel_error if rep else None,
+                            # synaptic delays (NIR Delay nodes), steps; 0 without
+                            "max_delay_steps": 0 if getattr(p, "delay", None) is None
+                            else int(p.delay.max)})
     out = {
         "hw": prog.hw.name, "semantics": semantics(prog), "input_shape": list(prog.input_shape),
         "outputs": list(prog.outputs), "pipeline_depth": prog.depth,
@@ -128,8 +131,10 @@ def render_summary(s: dict) -> str:
     lines.append(f"{'projection':<22}{'kind':<8}{'exp':>4}{'nonzero':>9}  weight rms error")
     for p in s["projections"]:
         err = p["weight_rms_rel_error"]
+        delay = p.get("max_delay_steps", 0)
         lines.append(f"{p['name'][:21]:<22}{p['kind']:<8}{p['weight_exp']:>4}"
-                     f"{p['nonzero_weights']:>9}  {'-' if err is None else f'{err:.2%}'}")
+                     f"{p['nonzero_weights']:>9}  {'-' if err is None else f'{err:.2%}'}"
+                     + (f"  (delays up to {delay} steps)" if delay else ""))
     lines += _render_mapping(s)
     for w in s["warnings"]:
         lines.append(f"warning: {w}")

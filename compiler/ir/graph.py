@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from neurocc.compiler.ir.connectivity import Connectivity
+from neurocc.compiler.ir.delays import Delays
 from neurocc.compiler.ir.neurons import Neurons
 
 INPUT = "<input>"
@@ -23,8 +24,9 @@ INPUT = "<input>"
 class Projection:
     """Synapses from ``src`` (a group name or ``INPUT``) to group ``dst``.
 
-    On the chip every projection is one hop and delays its signal by exactly one time step.
-    ``nir_nodes`` names the NIR nodes (Affine, Conv2d, pooling, ...) fused into it.
+    On the chip every projection is one hop and delays its signal by exactly one time step,
+    plus its synaptic ``delay`` where NIR Delay nodes gave it one (``ir/delays.py``; None: no
+    delay). ``nir_nodes`` names the NIR nodes (Affine, Conv2d, pooling, ...) fused into it.
     """
 
     name: str
@@ -32,6 +34,7 @@ class Projection:
     dst: str
     conn: Connectivity
     nir_nodes: tuple[str, ...] = ()
+    delay: Delays | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +73,9 @@ class Network:
 
     def depth(self) -> int:
         """Pipeline depth in time steps: the most projections on any input→output path,
-        with each recurrent loop counted zero times."""
+        with each recurrent loop counted zero times. Synaptic delays (NIR Delay nodes) are
+        not counted: they are the model's own timing, which the outputs keep (aligned to the
+        input's time axis, like NIR's), not latency the chip adds."""
         return longest_path(self)
 
 

@@ -154,8 +154,13 @@ class Discretize(Pass):
         for p in net.projections:
             scale = row_scale[p.dst]
             conn = p.conn
-            if isinstance(conn, Conv) and not conn.channel_uniform(scale):
-                conn = Dense(conn.to_dense())  # per-neuron gains break weight sharing
+            delay = None
+            if p.delay is not None:     # NIR Delay nodes: whole steps of dt, or refused
+                nodes = ", ".join(f"'{n}'" for n in p.delay.nodes)
+                delay = p.delay.to_steps(dt, f"projection '{p.name}' (NIR Delay node {nodes})")
+            if isinstance(conn, Conv) and (delay is not None or not conn.channel_uniform(scale)):
+                # per-neuron gains break weight sharing; Lava's Conv has no delays
+                conn = Dense(conn.to_dense())
             projections.append(Projection(p.name, p.src, p.dst, conn.scale_rows(scale),
-                                          p.nir_nodes))
+                                          p.nir_nodes, delay))
         return DiscreteNetwork(net, tuple(groups), tuple(projections), dt, tuple(warnings))

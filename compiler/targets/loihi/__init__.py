@@ -52,6 +52,8 @@ class LoihiTarget:
                             "(allowed -16 <= min <= max <= 16)")
         if not (num.graded_spike_bits == 0 or 2 <= num.graded_spike_bits <= 32):
             problems.append(f"graded_spike_bits = {num.graded_spike_bits} (0 or 2..32)")
+        if not 0 <= num.delay_bits <= 16:
+            problems.append(f"delay_bits = {num.delay_bits} (allowed 0..16)")
         if problems:
             raise ConfigError(f"hardware config '{where}': [numerics] out of range: "
                               + "; ".join(problems) + " (see hw_configs/README.md)")

@@ -7,10 +7,12 @@ import numpy as np
 
 from neurocc.api.errors import ArtifactError, ConfigError
 from neurocc.compiler.ir.connectivity import CONNECTIVITY_TYPES, Conv, Dense, Sparse
+from neurocc.compiler.ir.delays import Delays
 from neurocc.compiler.ir.encoding import encoding_from_dict
 from neurocc.compiler.ir.graph import Network, Projection
 from neurocc.compiler.ir.mapping import Placement
 from neurocc.compiler.ir.neurons import NEURON_TYPES
+from neurocc.compiler.targets.loihi.numerics import LAVA
 from neurocc.compiler.targets.loihi.program import (
     LoihiGroup,
     LoihiProgram,
@@ -69,6 +71,38 @@ def _conn_meta(conn, w: _Writer, key: str) -> dict:
             "dilation": list(conn.dilation), "groups": conn.groups}
 
 
+def _delay_meta(d, w: _Writer, key: str) -> dict:
+    """``{"delay": ...}`` for a delayed projection, nothing otherwise (an undelayed
+    projection's header entry stays as it was)."""
+    if d is None:
+        return {}
+    return {"delay": {"row": w.put(key + ".delay_row", d.row, narrow=True),
+                      "col": w.put(key + ".delay_col", d.col, narrow=True),
+                      "nodes": list(d.nodes)}}
+
+
+def _delay_load(m: dict | None, a) -> Delays | None:
+    """A projection's delays; None for a projection without (and every artifact written
+    before neurocc read NIR Delay nodes)."""
+    if m is None:
+        return None
+    return Delays(a[m["row"]], a[m["col"]], tuple(m["nodes"]))
+
+
+NO_DELAY_BITS = {"value": LAVA.delay_bits, "unit": "bits",
+                 "source": "ASSUMPTION: not in the program's config (compiled before neurocc "
+                           "read NIR Delay nodes; its projections have no delays); Lava 0.10's "
+                           "6-bit DelayDense delays", "assumption": True}
+"""``[numerics] delay_bits`` of a program whose stored config predates the field."""
+
+
+def _with_delay_bits(raw: dict) -> dict:
+    num = raw.get("numerics") if isinstance(raw, dict) else None
+    if not isinstance(num, dict) or "delay_bits" in num:
+        return raw
+    return {**raw, "numerics": {**num, "delay_bits": dict(NO_DELAY_BITS)}}
+
+
 def _conn_load(m: dict, a):
     cls = CONNECTIVITY_TYPES[m["kind"]]
     if cls is Dense:
@@ -104,7 +138,8 @@ def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
         meta["projections"].append({
             "name": p.name, "src": p.src, "dst": p.dst, "weight_exp": p.weight_exp,
             "sign_mode": p.sign_mode, "nir_nodes": list(p.nir_nodes),
-            "num_weight_bits": p.num_weight_bits, "conn": _conn_meta(p.conn, w, f"p{i}")})
+            "num_weight_bits": p.num_weight_bits, "conn": _conn_meta(p.conn, w, f"p{i}"),
+            **_delay_meta(p.delay, w, f"p{i}")})
     for i, g in enumerate(net.groups):
         m = {"name": g.name, "nir_node": g.nir_node, "kind": g.kind, "shape": list(g.shape)}
         for k in g.parameters():
@@ -113,7 +148,7 @@ def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
     for i, p in enumerate(net.projections):
         meta["network"]["projections"].append({
             "name": p.name, "src": p.src, "dst": p.dst, "nir_nodes": list(p.nir_nodes),
-            "conn": _conn_meta(p.conn, w, f"ir.p{i}")})
+            "conn": _conn_meta(p.conn, w, f"ir.p{i}"), **_delay_meta(p.delay, w, f"ir.p{i}")})
     meta["narrowed"] = w.narrowed
     return meta, w.arrays
 
@@ -140,7 +175,8 @@ def from_payload(meta: dict, a: dict, where: str) -> LoihiProgram:
     projections = tuple(LoihiProjection(
         name=m["name"], src=m["src"], dst=m["dst"], conn=_conn_load(m["conn"], a),
         weight_exp=m["weight_exp"], sign_mode=m["sign_mode"], nir_nodes=tuple(m["nir_nodes"]),
-        num_weight_bits=m["num_weight_bits"]) for m in meta["projections"])
+        num_weight_bits=m["num_weight_bits"], delay=_delay_load(m.get("delay"), a))
+        for m in meta["projections"])
     n = meta["network"]
     ir_groups = []
     for m in n["groups"]:
@@ -150,11 +186,12 @@ def from_payload(meta: dict, a: dict, where: str) -> LoihiProgram:
     net = Network(
         input_shape=tuple(n["input_shape"]), groups=tuple(ir_groups),
         projections=tuple(Projection(m["name"], m["src"], m["dst"], _conn_load(m["conn"], a),
-                                     tuple(m["nir_nodes"])) for m in n["projections"]),
+                                     tuple(m["nir_nodes"]), _delay_load(m.get("delay"), a))
+                          for m in n["projections"]),
         outputs=tuple(n["outputs"]), input_name=n["input_name"], meta=n["meta"])
     pl = meta["placement"]
     try:
-        hw = from_dict(meta["hw"], "<program>")
+        hw = from_dict(_with_delay_bits(meta["hw"]), "<program>")
     except ConfigError as e:
         raise ArtifactError(f"program '{where}': its hardware description is incomplete for "
                             f"this neurocc ({e}); recompile it with neurocc compile") from None

@@ -80,6 +80,7 @@ class LoihiNumerics:
     bias_mant_bits: int = 13
     bias_exp_max: int = 7
     graded_spike_bits: int = 24
+    delay_bits: int = 6
 
     ACT_SHIFT: ClassVar[int] = 6
     """Synaptic input is MSB-aligned into u by 6 bits (Lava's ``a_in << 6``)."""
@@ -100,6 +101,12 @@ class LoihiNumerics:
     def decay_unity(self) -> int:
         """``2^decay_bits``: du, dv are fractions of it (4096 on Lava)."""
         return 1 << self.decay_bits
+
+    @property
+    def max_delay(self) -> int:
+        """The longest synaptic delay a synapse holds, in steps: ``2^delay_bits − 1`` (63 in
+        Lava's ``DelayDense``)."""
+        return (1 << self.delay_bits) - 1
 
     @property
     def state_max(self) -> int:

@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from neurocc.compiler.ir.connectivity import Connectivity
+from neurocc.compiler.ir.delays import Delays
 from neurocc.compiler.ir.encoding import InputEncoding
 from neurocc.compiler.ir.graph import Network, hop_depths, incoming_index
 from neurocc.compiler.ir.mapping import Placement, Routes
@@ -51,7 +52,10 @@ class LoihiGroup:
 class LoihiProjection:
     """Integer synapses: ``conn`` holds int64 weights (Lava-representable, so Lava's own
     truncation is a no-op), shifted by ``weight_exp`` after accumulation (ignored by conv,
-    as in Lava's Conv)."""
+    as in Lava's Conv). ``delay``: whole-step synaptic delays (``ir/delays.py``; never on a
+    conv), or None. A spike sent at step t reaches synapse (i, j) at step t + 1 + d[i, j];
+    Lava's ``DelayDense`` shifts the sum of each step's spikes per delay, and so does the
+    emulator."""
 
     name: str
     src: str
@@ -61,6 +65,7 @@ class LoihiProjection:
     sign_mode: str
     nir_nodes: tuple[str, ...] = ()
     num_weight_bits: int = 8
+    delay: Delays | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,12 @@ class LoihiProgram:
     def hop_depths(self) -> dict[str, int]:
         """Hops from the input to every group (how long it is held at a sample's start)."""
         return hop_depths(self.network)
+
+    @property
+    def max_delay(self) -> int:
+        """The longest synaptic delay of any projection, in steps (0: none)."""
+        return max((int(p.delay.max) for p in self.projections if p.delay is not None),
+                   default=0)
 
     @property
     def n_neurons(self) -> int:

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from neurocc.api.errors import QuantizationError
+from neurocc.api.errors import QuantizationError, ResourceError
 from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
 from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork
 from neurocc.compiler.ir.encoding import GradedInput, InputEncoding, SpikeInput
@@ -247,4 +247,22 @@ class Quantize(Pass):
         report = ProjectionQuantization(weight_exp=e, sign_mode=mode, kind=qconn.kind, **stats)
         return LoihiProjection(name=p.name, src=p.src, dst=p.dst, conn=qconn, weight_exp=e,
                                sign_mode=mode, nir_nodes=p.nir_nodes,
-                               num_weight_bits=num.weight_bits), report
+                               num_weight_bits=num.weight_bits,
+                               delay=self._delay(p, qconn)), report
+
+    def _delay(self, p, qconn):
+        """The projection's delays (whole steps), those of its stored synapses checked
+        against the chip's delay field."""
+        d = getattr(p, "delay", None)
+        if d is None:
+            return None
+        stored = d.per_synapse(qconn)[qconn.values != 0]
+        longest, limit = int(stored.max(initial=0)), self.num.max_delay
+        if longest > limit:
+            nodes = ", ".join(f"'{n}'" for n in d.nodes) or "?"
+            raise ResourceError(
+                f"projection '{p.name}' (NIR Delay node {nodes}): delay {longest} steps > "
+                f"{limit}, the longest a {self.hw.name} synapse holds (delay_bits = "
+                f"{self.num.delay_bits}); compile with a larger --dt, or shorten the delay "
+                "(a longer one needs a relay layer of neurons)")
+        return d
