@@ -13,8 +13,13 @@ latency are computed from one definition whatever ran the network:
   hops and chip crossings from the placement's routes (``compiler/passes/route.py``); input spikes
   enter at the config's ``mesh.input_core``.
 
-Synaptic events are attributed to the step in which the spike was sent. Per-step work is kept
-per core, and messages per link, per sample; ``cost/latency.py`` turns them into time.
+Synaptic events are attributed to the step in which the spike was sent, whatever the
+projection's synaptic delay: the chip (a ring buffer of dendritic accumulators, per
+Patiño-Saucedo et al. 2024, arXiv:2404.10597) and Lava's ``DelayDense`` (which computes every
+delay's sum on the step the spike comes in) do a synapse's work when the spike reaches the
+core and only hold the result back, so a delayed spike whose delivery would fall after the
+run's last step is counted too. Per-step work is kept per core, and messages per link, per
+sample; ``cost/latency.py`` turns them into time.
 """
 
 from __future__ import annotations

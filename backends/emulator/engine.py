@@ -8,7 +8,13 @@ phases of a Loihi time step in order:
    spike if v > vth << 6; reset);
 2. synapse phase — every projection turns this step's spikes (or input payloads) into the
    buffer its target reads next step (``W @ s``, then ``<< weight_exp``; conv: wrapped to 24
-   bits). So every projection delays by exactly one step, as in Lava.
+   bits). So every projection delays by exactly one step, as in Lava. A projection with
+   synaptic delays (NIR Delay nodes) sums this step's spikes once per delay ``k`` over the
+   synapses of that delay, shifts each sum by ``weight_exp`` (Lava's ``DelayDense`` does
+   exactly this: a right shift floors each delay's sum, not their total), and adds it to the
+   buffer its target reads ``1 + k`` steps later (a ring of ``max delay + 1`` buffers).
+   Measured with Lava 0.10: a spike sent at Lava step 3 through ``DelayDense`` delays
+   0, 1, 2, 5 reached the LIF at steps 4, 5, 6, 9.
 
 Emulator step ``k`` (0-based) is Lava's ``time_step`` ``k + 1``; input row ``x[k]`` enters the
 synapses at step ``k``. The one and only arithmetic is the program's ``LoihiNumerics``
@@ -23,6 +29,8 @@ reach start at step 0.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -132,6 +140,30 @@ def _conv_int(x, w, conn):  # pragma: no cover - exact integer fallback
     return out.astype(np.int64)
 
 
+def delay_classes(p: LoihiProjection) -> list[tuple[int, LoihiProjection]]:
+    """A delayed projection as undelayed ones, one per delay ``k`` (steps) that a stored
+    synapse has: ``[(k, the synapses of delay k), ...]``, same exponent and sign mode."""
+    return [(k, replace(p, name=f"{p.name}@delay{k}", conn=c, delay=None))
+            for k, c in p.delay.classes(p.conn)]
+
+
+class _DelayedSynapses:
+    """A delayed projection's arithmetic: ``(B, n_pre)`` → ``[(k, (B, n_post) sums), ...]``,
+    each delay's sum shifted by the exponent on its own, as Lava's ``DelayDense`` does."""
+
+    def __init__(self, p: LoihiProjection, num: LoihiNumerics, max_input: int, graded: bool):
+        self.p = p
+        self.parts = [(k, _Synapses(q, num, max_input, graded)) for k, q in delay_classes(p)]
+        self.depth = max(k for k, _ in self.parts)
+
+    def __call__(self, s: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        return [(k, syn(s)) for k, syn in self.parts]
+
+    @property
+    def wrap_events(self) -> int:
+        return sum(syn.wrap_events for _, syn in self.parts)
+
+
 class Emulator:
     """A program's state for a batch of ``batch`` samples; ``step(x_t)`` advances it one time
     step and returns every group's spikes."""
@@ -144,8 +176,9 @@ class Emulator:
         self.num = num = program.numerics
         enc = program.input_encoding
         graded = isinstance(enc, GradedInput)
-        self.syn = [_Synapses(p, num, enc.max_payload if p.src == INPUT else 1,
-                              graded=graded and p.src == INPUT)
+        self.syn = [(_Synapses if p.delay is None else _DelayedSynapses)(
+                        p, num, enc.max_payload if p.src == INPUT else 1,
+                        graded=graded and p.src == INPUT)
                     for p in program.projections]
         self.groups = program.groups
         self.keep_u = [num.u_keep(g.du) for g in self.groups]
@@ -164,6 +197,9 @@ class Emulator:
         self.v = [np.zeros((B, g.n), dtype=np.int64) for g in self.groups]
         self.s = [np.zeros((B, g.n), dtype=bool) for g in self.groups]
         self.buf = [np.zeros((B, p.conn.shape[0]), dtype=np.int64) for p in self.prog.projections]
+        # delayed projections: what reaches the target at step t waits in ring[t % (depth + 1)]
+        self.ring = {i: np.zeros((syn.depth + 1, B, self.buf[i].shape[1]), dtype=np.int64)
+                     for i, syn in enumerate(self.syn) if isinstance(syn, _DelayedSynapses)}
         self.u_wraps = [0] * len(self.groups)
         self.v_clips = [0] * len(self.groups)
         self.t = 0
@@ -197,7 +233,15 @@ class Emulator:
         src = {g.name: spikes[i] for i, g in enumerate(self.groups)}
         src[INPUT] = x_t
         for i, p in enumerate(self.prog.projections):
-            self.buf[i] = self.syn[i](src[p.src])
+            if i not in self.ring:
+                self.buf[i] = self.syn[i](src[p.src])
+                continue
+            ring = self.ring[i]
+            for k, acc in self.syn[i](src[p.src]):     # arrives at step t + 1 + k
+                ring[(self.t + 1 + k) % len(ring)] += acc
+            nxt = (self.t + 1) % len(ring)
+            self.buf[i] = ring[nxt].copy()
+            ring[nxt] = 0
         self.t += 1
         return spikes
 

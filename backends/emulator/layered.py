@@ -12,6 +12,12 @@ Time is cut into blocks so that memory stays bounded whatever the run's length: 
 holds ``steps × batch × neurons`` values of one group at a time, and what crosses a block
 boundary is each group's state and each projection's last, not yet delivered, output.
 
+A projection with synaptic delays (longest ``D`` steps) keeps instead its source's last
+``D + 1`` steps of spikes (or payloads) from the block before: the input arriving at block
+step ``j`` is, for every delay ``k``, the sum over the synapses of delay ``k`` of the spikes
+of step ``j − 1 − k``, each delay's sum shifted by the exponent on its own (as the
+step-major ``Emulator`` and Lava's ``DelayDense`` do).
+
 Synaptic products (``SynapseBlock``):
 
 - dense accumulation in float32 when every partial sum stays below 2^24 (exact), float64
@@ -29,7 +35,12 @@ from __future__ import annotations
 import numpy as np
 
 from neurocc.backends.emulator import kernels
-from neurocc.backends.emulator.engine import _conv_int, saturation_counts, sum_bound
+from neurocc.backends.emulator.engine import (
+    _conv_int,
+    delay_classes,
+    saturation_counts,
+    sum_bound,
+)
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.encoding import GradedInput
 from neurocc.compiler.ir.graph import INPUT
@@ -173,6 +184,35 @@ class SynapseBlock:
         return shift_exp(acc, self.exp)
 
 
+class DelayedBlocks:
+    """A delayed projection as one ``SynapseBlock`` per delay: ``parts`` ``[(k, block)]``,
+    ``depth`` the longest delay (steps)."""
+
+    needs_wrap = True        # never defer the exponent: each delay's sum is shifted alone
+
+    def __init__(self, program, p, num, max_input: int, graded: bool, events: bool = True):
+        self.p = p
+        self.parts = [(k, SynapseBlock(program, q, num, max_input, graded, events))
+                      for k, q in delay_classes(p)]
+        self.depth = max(k for k, _ in self.parts)
+
+    def arrivals(self, history: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``history`` ``(depth + 1, B, n_pre)``: the source's steps before the block;
+        ``rows`` ``(tb, B, n_pre)`` the block's. Returns the input arriving at each of the
+        block's steps ``(tb, B, n_post)`` (int64) and the history for the next block."""
+        tb, B = rows.shape[:2]
+        full = np.concatenate([history, rows.astype(history.dtype)])
+        out = np.zeros((tb, B, self.p.conn.shape[0]), np.int64)
+        for k, block in self.parts:       # block step j gets source step j − 1 − k
+            src = full[self.depth - k:self.depth - k + tb]
+            out += np.asarray(block(src.reshape(tb * B, -1)), dtype=np.int64).reshape(tb, B, -1)
+        return out, full[-(self.depth + 1):].copy()
+
+    @property
+    def wrap_events(self) -> int:
+        return sum(block.wrap_events for _, block in self.parts)
+
+
 class LayerMajor:
     """Runs a feed-forward program on payloads ``x`` ``(steps, B, n_in)`` block by block."""
 
@@ -184,8 +224,9 @@ class LayerMajor:
         num = self.num = program.numerics
         enc = program.input_encoding
         graded = isinstance(enc, GradedInput)
-        self.syn = [SynapseBlock(program, p, num, enc.max_payload if p.src == INPUT else 1,
-                                 graded and p.src == INPUT, events)
+        self.syn = [(SynapseBlock if p.delay is None else DelayedBlocks)(
+                        program, p, num, enc.max_payload if p.src == INPUT else 1,
+                        graded and p.src == INPUT, events)
                     for p in program.projections]
         self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
                          for g in program.groups}
@@ -213,6 +254,10 @@ class LayerMajor:
         v = [np.zeros((B, g.n), np.int64) for g in groups]
         s = [np.zeros((B, g.n), np.bool_) for g in groups]
         carry = [np.zeros((B, p.conn.shape[0]), np.int64) for p in prog.projections]
+        n_in = {INPUT: prog.n_inputs, **{g.name: g.n for g in groups}}
+        self.history = {i: np.zeros((syn.depth + 1, B, n_in[prog.projections[i].src]),
+                                    x.dtype if prog.projections[i].src == INPUT else np.bool_)
+                        for i, syn in enumerate(self.syn) if isinstance(syn, DelayedBlocks)}
         record_v = set(record_v)
         for t0 in range(0, steps, tb_max):
             tb = min(tb_max, steps - t0)
@@ -255,6 +300,8 @@ class LayerMajor:
         idx = self.incoming[g.name]
         if not idx:
             return np.zeros((B, g.n), np.int64), np.zeros((tb, B, g.n), np.int64), 0
+        if any(i in self.history for i in idx):
+            return self._delayed_input(g, idx, rows, carry, tb)
         # one projection without a wrap: its exponent is applied by the neuron kernel
         defer = len(idx) == 1 and not self.syn[idx[0]].needs_wrap
         parts = []
@@ -269,6 +316,24 @@ class LayerMajor:
         acc = np.ascontiguousarray(acc)
         # the kernel reads the first step's sums and the block's in one dtype (exact in both)
         return np.ascontiguousarray(first, dtype=acc.dtype), acc, shift
+
+    def _delayed_input(self, g, idx, rows: dict, carry: list, tb: int):
+        """``_input`` for a group with a delayed projection: every projection's input by
+        the step it arrives at, summed in int64 (the kernel reads them as first + acc)."""
+        B = self.batch
+        arrive = np.zeros((tb, B, g.n), np.int64)
+        for i in idx:
+            src = rows[self.prog.projections[i].src]
+            if i in self.history:
+                a, self.history[i] = self.syn[i].arrivals(self.history[i], src)
+                arrive += a
+                continue
+            a = np.asarray(self.syn[i](src.reshape(tb * B, -1)), np.int64).reshape(tb, B, -1)
+            arrive[0] += carry[i]
+            arrive[1:] += a[:-1]
+            carry[i] = a[-1].copy()
+        acc = np.concatenate([arrive[1:], np.zeros((1, B, g.n), np.int64)])
+        return np.ascontiguousarray(arrive[0]), np.ascontiguousarray(acc), 0
 
     @property
     def saturation(self) -> dict:

@@ -15,7 +15,11 @@ threshold and spike rule) and adds only what Lava's LIF cannot express:
   treated as 0, as the emulator's empty buffers are. Otherwise ``a_in`` is this sample's own
   (computed from spikes of step ``k − 1 ≥ 0``) and is used. The spikes a population sends on
   every step feed the synapses normally, so a bias above threshold still spikes on the first
-  step, as in the emulator.
+  step, as in the emulator. From step ``active`` of a sample on (padding after a sample,
+  when the program has synaptic delays) the population is held the same way: silent, so
+  nothing new enters the delay buffers while what is still in them drains before the next
+  sample begins (it arrives at the latest on the next sample's step 0, whose ``a_in`` is
+  ignored as above).
 - **subtractive reset** (snnTorch's default) — ``v ← clip(decay(v) + u + bias − s_prev·(vth
   << 6))`` with ``s_prev`` the previous step's spikes, and no reset to 0. The subtraction is
   folded into this step's effective bias, so Lava's own clip sees the same single sum as the
@@ -46,7 +50,8 @@ class NcLIF(AbstractProcess):
     """Lava's fixed-point LIF plus sample-boundary reset, subtractive reset and recording.
 
     ``period``: steps per sample; ``hold``: steps at the start of each sample during which
-    the population is held at zero (its hop depth);
+    the population is held at zero (its hop depth); ``active``: steps of each sample it runs
+    (the rest of the period it is held: padding that lets delayed input drain; default all);
     ``reset``: "zero" or "subtract"; ``spiking``: False for readouts that never spike;
     ``num_steps``: total steps of the run (recordings are saved on the last one);
     ``record``: variable name ("u", "v") → ``.npy`` path, saved as ``(n, num_steps)`` int32.
@@ -55,9 +60,11 @@ class NcLIF(AbstractProcess):
     def __init__(self, *, shape: tuple[int, ...], du: int, dv: int, vth: int,
                  bias_mant: np.ndarray, bias_exp: int | np.ndarray, reset: str,
                  spiking: bool, period: int, hold: int, num_steps: int,
-                 record: dict | None = None, name: str | None = None):
+                 record: dict | None = None, name: str | None = None,
+                 active: int | None = None):
         super().__init__(shape=shape, reset=reset, spiking=spiking, period=period, hold=hold,
-                         num_steps=num_steps, record=dict(record or {}), name=name)
+                         num_steps=num_steps, record=dict(record or {}), name=name,
+                         active=period if active is None else active)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
@@ -87,6 +94,7 @@ class PyNcLifModel(AbstractPyLifModelFixed):
         self.effective_vth = 0
         self.period = int(proc_params["period"])
         self.hold = int(proc_params["hold"])
+        self.active = int(proc_params.get("active", self.period))
         self.subtract = proc_params["reset"] == "subtract"
         self.spiking = bool(proc_params["spiking"])
         self.num_steps = int(proc_params["num_steps"])
@@ -117,11 +125,12 @@ class PyNcLifModel(AbstractPyLifModelFixed):
             self.trace = {k: np.zeros((*self.v.shape, self.num_steps), dtype=np.int32)
                           for k in self.record}
         k = (self.time_step - 1) % self.period            # step within the sample
-        if k <= self.hold:
+        after = k >= self.active                           # padding after the sample
+        if k <= self.hold or after:
             self.u[:] = 0
             self.v[:] = 0
             self.s_prev[:] = False
-        if k < self.hold:                                  # held: nothing happens
+        if k < self.hold or after:                         # held: nothing happens
             s = np.zeros(self.v.shape, dtype=bool)
         else:
             if k == 0:                                     # last sample's in-flight input

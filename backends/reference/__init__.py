@@ -2,7 +2,8 @@
 NIR parameters (time constants, r, v_leak, thresholds, weights), without any quantization.
 
 It follows NIR's equations with the program's ``dt`` and reset rule, and the chip's timing
-(every projection delays by one step), so its outputs align with the fixed-point backends'.
+(every projection delays by one step, plus its NIR ``Delay`` in whole steps: ``y(t) =
+x(t − τ)``), so its outputs align with the fixed-point backends'.
 Like the emulator, each group is held at zero until the sample's first input reaches it (its
 hop depth), so a feed-forward network's spike trains are exactly snnTorch's (which has no
 per-layer delay) shifted by each layer's depth.
@@ -25,6 +26,14 @@ def _apply(conn, x: np.ndarray) -> np.ndarray:
                    conn.dilation, conn.groups)
         return y.reshape(len(x), -1)
     return x @ conn.to_dense().T
+
+
+def _delay_parts(p, dt: float) -> list:
+    """A delayed projection as ``[(delay in steps, the synapses of that delay), ...]``."""
+    steps = p.delay.to_steps(dt, f"projection '{p.name}'")
+    if steps is None:
+        return [(0, p.conn)]
+    return steps.classes(p.conn)
 
 
 def _leaky(nrn: _Neurons, drive: np.ndarray) -> np.ndarray:
@@ -91,6 +100,12 @@ class ReferenceBackend:
         v = {n: np.zeros((steps, batch, net.group(n).n))
              for n in program.recorded_membranes(record_state)}
         depths = program.hop_depths
+        # NIR Delay nodes: what reaches a delayed projection's target at step t waits in
+        # ring[t % (longest delay + 1)]; the projection is summed once per delay
+        delayed = {p.name: _delay_parts(p, program.dt) for p in net.projections
+                   if p.delay is not None}
+        ring = {k: np.zeros((max(d for d, _ in parts) + 1, batch, buf[k].shape[1]))
+                for k, parts in delayed.items()}
         for t in range(steps):
             out = {INPUT: x[t].astype(np.float64)}
             for nrn in neurons:
@@ -104,7 +119,14 @@ class ReferenceBackend:
                 if nrn.g.name in v:
                     v[nrn.g.name][t] = nrn.v
             for p in net.projections:
-                buf[p.name] = _apply(p.conn, out[p.src].astype(np.float64))
+                if p.name not in delayed:
+                    buf[p.name] = _apply(p.conn, out[p.src].astype(np.float64))
+                    continue
+                r = ring[p.name]
+                for d, conn in delayed[p.name]:        # arrives at step t + 1 + d
+                    r[(t + 1 + d) % len(r)] += _apply(conn, out[p.src].astype(np.float64))
+                buf[p.name] = r[(t + 1) % len(r)].copy()
+                r[(t + 1) % len(r)] = 0.0
         return Trace(spikes=spikes, v=v, saturation=None, fixed_point=False)
 
 

@@ -17,9 +17,10 @@ the layer's depth. What that cannot express is refused before anything runs
 (``check``): current decay (``du`` below the maximum: SANA-FE does not truncate u),
 subtractive reset with a membrane decay (SANA-FE subtracts before the decay, Lava one step
 later, undecayed), graded input, negative weight exponents that drop bits, programs whose
-worst-case current can wrap the 24-bit u (SANA-FE does not wrap), more than one chip or a
-mesh other than SANA-FE's 8 x 4 tiles of 4 cores. An upward membrane saturation that would
-change a result (non-spiking layers, subtractive reset) is detected after the run and raised.
+worst-case current can wrap the 24-bit u (SANA-FE does not wrap), synaptic delays (NIR
+Delay nodes), more than one chip or a mesh other than SANA-FE's 8 x 4 tiles of 4 cores. An
+upward membrane saturation that would change a result (non-spiking layers, subtractive
+reset) is detected after the run and raised.
 """
 
 from __future__ import annotations
@@ -98,6 +99,12 @@ def check(program) -> None:
     if len(chips) > 1:
         _refuse(f"a program on {len(chips)} chips (input included)",
                 "SANA-FE's Loihi architecture is one chip")
+    for p in program.projections:
+        if getattr(p, "delay", None) is not None:
+            _refuse(f"projection '{p.name}' with synaptic delays (NIR Delay node "
+                    f"{', '.join(p.delay.nodes)})",
+                    "neurocc gives SANA-FE undelayed synapses only (its delayed dendrite "
+                    "model is not validated against Lava's DelayDense timing)")
     unity, smax = num.decay_unity, num.state_max
     for g in program.groups:
         if num.u_keep(g.du) != 0:
