@@ -9,6 +9,8 @@ from dataclasses import replace
 import nir
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import neurocc
 from neurocc.api.errors import QuantizationError, ResourceError, UnsupportedError
@@ -201,6 +203,16 @@ def test_per_element_delays_between_two_weight_nodes_are_refused():
         read_nir(g)
 
 
+def test_a_delay_right_before_an_output_is_refused():
+    g = graph({"fc": nir.Linear(np.ones((5, 4))), "l1": lif(5), "d": nir.Delay(np.full(5, DT))},
+              [("in", "fc"), ("fc", "l1"), ("l1", "d"), ("d", "out")], 4, 5)
+    with pytest.raises(UnsupportedError,
+                       match=r"^Output 'out' is fed by node 'd' \(Delay\): a chip's delays are "
+                             r"synaptic, between neurons; remove the Delay and shift the "
+                             r"recorded output by it, or move it before a neuron node$"):
+        read_nir(g)
+
+
 def test_sanafe_refuses_delayed_programs():
     sanafe = pytest.importorskip("neurocc.backends.sanafe")
     prog = compile_nir(placements(np.random.default_rng(0))["row"][0], dt=DT)
@@ -290,6 +302,42 @@ def test_layer_major_equals_step_major_with_delays(monkeypatch, sparse):
             np.testing.assert_array_equal(got.u[k], ref.u[k])
             np.testing.assert_array_equal(got.v[k], ref.v[k])
             np.testing.assert_array_equal(got.live[k], ref.live[k])
+
+
+def with_random_delays(prog, rng, longest: int):
+    """Every non-conv projection of ``prog`` given random row and column delays."""
+    def delayed(p):
+        if p.conn.kind == "conv" or rng.random() < 0.2:
+            return p
+        n_post, n_pre = p.conn.shape
+        return replace(p, delay=Delays(rng.integers(0, longest // 2 + 1, n_post),
+                                       rng.integers(0, longest // 2 + 1, n_pre), ("d",)))
+    return replace(prog, projections=tuple(delayed(p) for p in prog.projections))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), graded=st.booleans(),
+       steps=st.integers(1, 12), longest=st.integers(1, 9),
+       synapses=st.sampled_from(["dense", "events"]), block=st.sampled_from([1, 7, 1 << 22]))
+def test_layer_major_equals_step_major_on_random_delayed_programs(seed, extreme, graded, steps,
+                                                                  longest, synapses, block):
+    import neurocc.backends.emulator.layered as layered
+
+    rng = np.random.default_rng(seed)
+    prog = with_random_delays(synth.random_program(seed, extreme=extreme, recurrent=False,
+                                                   autonomous=False, graded=graded),
+                              rng, longest)
+    x = payloads(prog, synth.random_input(seed, prog, steps=steps, batch=2))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(layered, "EVENT_DENSITY", 0.0 if synapses == "dense" else 1.1)
+        m.setattr(layered, "BLOCK_VALUES", block)
+        fast = EmulatorBackend("layer").simulate(prog, x, True)
+    slow = EmulatorBackend("step").simulate(prog, x, True)
+    for k in slow.spikes:
+        for what in ("spikes", "live", "v", "u"):
+            np.testing.assert_array_equal(getattr(fast, what)[k], getattr(slow, what)[k],
+                                          err_msg=f"{what} of {k}")
+    assert fast.saturation == slow.saturation
 
 
 def test_recurrent_delayed_programs_run_step_major():
@@ -396,20 +444,25 @@ def test_delays_take_synaptic_memory():
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("recurrent", [False, True])
-def test_lava_delay_dense_and_sparse_equal_the_emulator(recurrent):
-    """Feed-forward (dense + sparse, a negative exponent on odd weights) and with a delayed
-    recurrent edge; three samples whose last spikes are still in flight when each ends."""
+@pytest.mark.parametrize("case", ["feed-forward", "recurrent", "graded"])
+def test_lava_delay_dense_and_sparse_equal_the_emulator(case):
+    """Feed-forward (dense + sparse, a negative exponent on odd weights), with a delayed
+    recurrent edge, and graded input payloads through a delayed input projection; three
+    samples whose last spikes are still in flight when each ends."""
     pytest.importorskip("lava.magma", reason="lava-nc is not importable (it needs Python 3.10)")
     from neurocc.backends.diff import compare_traces, render_diff
     from neurocc.backends.lava import LavaBackend
+    from neurocc.compiler.ir import GradedInput
 
-    rng = np.random.default_rng(13 + recurrent)
-    prog = compile_network(delayed_network(rng, recurrent=recurrent, sparse=not recurrent),
-                           dt=DT)
-    if not recurrent:
+    rng = np.random.default_rng(13 + len(case))
+    graded = case == "graded"
+    prog = compile_network(delayed_network(rng, recurrent=case == "recurrent",
+                                           sparse=case == "feed-forward"), dt=DT,
+                           input_encoding=GradedInput(1.0) if graded else None)
+    if case == "feed-forward":
         prog = odd_exponent(prog)
-    feed = payloads(prog, spikes_in(rng))
+    x = rng.random((25, 3, 6)) * (rng.random((25, 3, 6)) < 0.5) if graded else spikes_in(rng)
+    feed = payloads(prog, x)
     emu = EmulatorBackend().simulate(prog, feed, True)
     assert all(emu.spikes[g].sum() > 5 for g in ("h", "o"))
     lava = LavaBackend(timeout_s=300).simulate(prog, feed, True)
