@@ -209,7 +209,8 @@ def _read_toml(p: Path, where: str) -> dict:
     except UnicodeDecodeError:
         raise InputError(f"{where} is not UTF-8 text; give a TOML file") from None
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{where} is not valid TOML: {' '.join(str(e).split())}") from None
+        raise InputError(f"{where} is not valid TOML: {' '.join(str(e).split())}; fix the "
+                         "syntax there") from None
 
 
 def find_pyproject(start: str | Path | None = None) -> Path | None:
@@ -364,7 +365,7 @@ def _validate(top: dict, table: dict, main: Source | None) -> CheckSpec:
         bad = [k for k in NIR_ONLY if k in top]
         if bad:
             raise err(bad[0], f"'{q(bad[0])}' applies to a .nir model only; the zoo model "
-                      f"'{model}' brings its own dt and reset")
+                      f"'{model}' brings its own dt and reset: remove it")
         zm = zoo.get(model)
         if not Path(zm.NIR_PATH).exists():
             raise err("model", f"zoo model '{model}' has no committed artifact {zm.NIR_PATH}; "
@@ -375,7 +376,8 @@ def _validate(top: dict, table: dict, main: Source | None) -> CheckSpec:
     else:
         nir_path = rel("model", model)
         if not nir_path.is_file():
-            raise err("model", f"model file '{nir_path}' does not exist")
+            raise err("model", f"model file '{nir_path}' does not exist; check the path "
+                      "(relative paths are read from the directory of the file naming them)")
         model_ref = str(nir_path)
         quality = _quality_budgets("accuracy")
         dt = get("dt", "number", "a time step in seconds (a number > 0)")
@@ -422,7 +424,7 @@ def _validate(top: dict, table: dict, main: Source | None) -> CheckSpec:
         except ConfigError as e:
             raise err("hw", f"hw '{h}': {e}") from None
         if ref in hws:
-            raise err("hw", f"hw '{h}' is listed twice")
+            raise err("hw", f"hw '{h}' is listed twice; list each config once")
         hws.append(ref)
 
     # ---- the inputs
@@ -437,14 +439,16 @@ def _validate(top: dict, table: dict, main: Source | None) -> CheckSpec:
         raise missing("inputs", "an input array (.npy, shape (steps, batch, *input_shape)) for "
                       "a .nir model")
     if labels_p is not None and inputs_p is None:
-        raise err("labels", f"'{q('labels')}' needs inputs (a zoo model's test set brings its "
-                  "own targets)")
+        raise err("labels", f"'{q('labels')}' needs inputs: give inputs too, or drop labels "
+                  "(a zoo model's test set brings its own targets)")
     for key, p in (("inputs", inputs_p), ("labels", labels_p)):
         if p is not None and not p.is_file():
-            raise err(key, f"{key} file '{p}' does not exist")
+            raise err(key, f"{key} file '{p}' does not exist; check the path (relative paths "
+                      "are read from the directory of the file naming them)")
     samples = get("samples", int, "a whole number of samples >= 1")
     if samples is not None and samples < 1:
-        raise err("samples", f"'{q('samples')}' must be >= 1, got {samples}")
+        raise err("samples", f"'{q('samples')}' must be >= 1, got {samples}; give a whole "
+                  "number of samples or leave it out (all)")
 
     # ---- the budgets
     allowed = {**quality, **COST_BUDGETS}
