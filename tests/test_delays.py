@@ -125,6 +125,8 @@ def test_a_delayed_conv_is_stored_as_synapses():
     b = EmulatorBackend("step").simulate(prog, payloads(prog, x))
     for k in a.spikes:
         np.testing.assert_array_equal(a.spikes[k], b.spikes[k])
+    ref = prog.run(x.astype(float), backend="reference").trace.spikes["l1"]
+    assert not ref[:3].any() and ref.any()       # held 1 step, then 2 steps of delay
 
 
 # --------------------------------------------------------------------------- refusals
