@@ -9,9 +9,11 @@ The graph: one ``io.source.RingBuffer`` for the input; per projection a ``Dense`
 bits); per group an ``NcLIF`` (Lava's bit-accurate LIF + sample-boundary and subtractive
 reset, ``processes.py``); one ``SpikeRecorder`` sink for every group's spikes.
 
-The batch is time-multiplexed: sample ``b`` occupies Lava steps ``b·T + 1 … b·T + T``
-(``T = steps_run``) and every ``NcLIF`` restarts from the emulator's zero state on the first
-of them (see ``processes.py`` for why that is exact).
+The batch is time-multiplexed: sample ``b`` occupies Lava steps ``b·P + 1 … b·P + T``
+(``T = steps_run``, ``P = T`` + the program's longest synaptic delay) and every ``NcLIF``
+restarts from the emulator's zero state on the first of them and stays silent on the
+padding steps after them (see ``processes.py`` for why that is exact). Projections with
+synaptic delays are ``DelayDense``/``DelaySparse``, one delay per synapse.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import time
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+from lava.proc.dense.process import DelayDense
 from lava.proc.dense.process import Dense as LavaDense
 from lava.proc.io.source import RingBuffer
+from lava.proc.sparse.process import DelaySparse
 from lava.proc.sparse.process import Sparse as LavaSparse
 from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix
@@ -56,11 +60,12 @@ def _check_weights(p: LoihiProjection, w: np.ndarray) -> None:
 
 def _cpu_model(proc) -> type:
     """The bit-accurate CPU model ``Loihi2SimCfg(select_tag="fixed_pt")`` would pick."""
-    from lava.proc.dense.models import PyDenseModelBitAcc
+    from lava.proc.dense.models import PyDelayDenseModelBitAcc, PyDenseModelBitAcc
     from lava.proc.io.source import PySendModelFixed
-    from lava.proc.sparse.models import PySparseModelBitAcc
+    from lava.proc.sparse.models import PyDelaySparseModelBitAcc, PySparseModelBitAcc
 
     models = {LavaDense: PyDenseModelBitAcc, LavaSparse: PySparseModelBitAcc,
+              DelayDense: PyDelayDenseModelBitAcc, DelaySparse: PyDelaySparseModelBitAcc,
               RingBuffer: PySendModelFixed}
     if type(proc) not in models:
         from lava.proc.conv.models import PyConvModelFixed
@@ -91,6 +96,36 @@ def _sparse(p: LoihiProjection, num_message_bits: int):
     return proc, proc.s_in, proc.a_out
 
 
+def _synapse_delays(p: LoihiProjection, w: np.ndarray) -> np.ndarray:
+    """Lava's ``delays``: one int per stored weight (0 where the weight is 0: Lava checks
+    every entry against its 63-step limit, and those synapses carry nothing)."""
+    return np.where(w != 0, p.delay.per_synapse(p.conn), 0).astype(int)
+
+
+def _delay_dense(p: LoihiProjection, num_message_bits: int):
+    w = np.asarray(p.conn.weight, dtype=np.int64)
+    _check_weights(p, w)
+    proc = DelayDense(weights=w.astype(np.int32), delays=_synapse_delays(p, w),
+                      weight_exp=int(p.weight_exp), num_weight_bits=int(p.num_weight_bits),
+                      sign_mode=SIGN_MODES[p.sign_mode], num_message_bits=num_message_bits,
+                      name=p.name)
+    return proc, proc.s_in, proc.a_out
+
+
+def _delay_sparse(p: LoihiProjection, num_message_bits: int):
+    c = p.conn
+    data = np.asarray(c.data, dtype=np.int64)
+    _check_weights(p, data)
+    parts = (np.asarray(c.indices), np.asarray(c.indptr))
+    w = csr_matrix((data.astype(np.int32), *parts), shape=c.shape)
+    d = csr_matrix((_synapse_delays(p, data), *parts), shape=c.shape)
+    proc = DelaySparse(weights=w, delays=d, weight_exp=int(p.weight_exp),
+                       num_weight_bits=int(p.num_weight_bits),
+                       sign_mode=SIGN_MODES[p.sign_mode], num_message_bits=num_message_bits,
+                       name=p.name)
+    return proc, proc.s_in, proc.a_out
+
+
 def _conv(p: LoihiProjection, num_message_bits: int):
     """Lava's Conv computes a true convolution on (W, H, C) arrays with kernels
     (C_out, kW, kH, C_in/groups): flip and transpose PyTorch's (C_out, C_in/groups, kH, kW)
@@ -115,6 +150,9 @@ def _conv(p: LoihiProjection, num_message_bits: int):
 
 CONNECTIONS = {Dense: _dense, Sparse: _sparse, Conv: _conv}
 """Connectivity type → builder returning ``(process, in_port, out_port)``."""
+DELAYED = {Dense: _delay_dense, Sparse: _delay_sparse}
+"""The same for projections with synaptic delays (Lava's Conv has none: the compiler stores
+delayed convolutions as dense or sparse synapses)."""
 
 
 def _wire(src_port, dst_port, conn) -> None:
@@ -150,9 +188,14 @@ def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdi
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
     steps, batch, n_in = x.shape
-    total = steps * batch
-    # Column b·T + t is sample b's step t.
-    data = np.ascontiguousarray(x.transpose(2, 1, 0).reshape(n_in, total)).astype(np.int32)
+    # Synaptic delays outlive a sample: each one is followed by ``pad`` silent steps, so its
+    # last spikes have arrived (and are dropped) before the next sample starts.
+    pad = program.max_delay
+    period = steps + pad
+    total = period * batch
+    # Column b·P + t is sample b's step t (P = steps + pad; the padding is zero input).
+    padded = np.concatenate([x, np.zeros((pad, batch, n_in), x.dtype)]) if pad else x
+    data = np.ascontiguousarray(padded.transpose(2, 1, 0).reshape(n_in, total)).astype(np.int32)
     enc = program.input_encoding
     graded_bits = int(enc.bits) if isinstance(enc, GradedInput) else 0
 
@@ -168,7 +211,7 @@ def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdi
             shape=(g.n,), du=int(g.du), dv=int(g.dv), vth=int(g.vth),
             bias_mant=np.asarray(g.bias_mant, dtype=np.int64),
             bias_exp=np.full(g.n, int(g.bias_exp), dtype=np.int64), reset=g.reset,
-            spiking=bool(g.spiking), period=steps,
+            spiking=bool(g.spiking), period=period, active=steps,
             hold=int(holds.get(g.name, 0)), num_steps=total, record=record,
             name=g.name)
     src = RingBuffer(data=data) if any(p.src == INPUT for p in program.projections) else None
@@ -176,7 +219,8 @@ def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdi
     for p in program.projections:
         out_port = src.s_out if p.src == INPUT else lifs[p.src].s_out
         bits = graded_bits if p.src == INPUT else 0
-        proc, s_in, a_out = CONNECTIONS[type(p.conn)](p, bits)
+        builders = CONNECTIONS if p.delay is None else DELAYED
+        proc, s_in, a_out = builders[type(p.conn)](p, bits)
         lava_procs.append(proc)
         _wire(out_port, s_in, p.conn)
         _unwire(a_out, lifs[p.dst].a_in, p.conn)
@@ -207,8 +251,9 @@ def run_program(program: LoihiProgram, x: np.ndarray, record_state: bool, workdi
     if phase is not None:
         phase("reading the recordings back")
 
-    def per_sample(a: np.ndarray) -> np.ndarray:       # (n, B·T) → (T, B, n)
-        return np.ascontiguousarray(a.reshape(a.shape[0], batch, steps).transpose(2, 1, 0))
+    def per_sample(a: np.ndarray) -> np.ndarray:       # (n, B·P) → (T, B, n)
+        a = a.reshape(a.shape[0], batch, period)[:, :, :steps]
+        return np.ascontiguousarray(a.transpose(2, 1, 0))
 
     out = {}
     with np.load(spikes_path) as z:
