@@ -12,13 +12,14 @@ import numpy as np
 from neurocc.api.errors import InputError
 
 
-def load_array(path: str | Path, what: str = "input") -> np.ndarray:
+def load_array(path: str | Path, what: str = "input", named: bool = False):
     """A ``.npy`` array from ``path`` (never unpickling), or one ``InputError`` naming the
     file and the problem: missing, unreadable, or a zip archive (``.npz``, torch's ``.pt``)
-    that ``np.load`` would otherwise open lazily."""
+    that ``np.load`` would otherwise open lazily. With ``named``, a ``.npz`` of arrays is
+    read whole into a dict (one array per NIR Input node, by name)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{what} file '{p}' does not exist")
+        raise InputError(f"{what} file '{p}' does not exist; check the path")
     shape = ", shape (steps, batch, *input_shape)" if what.startswith("input") else ""
     try:
         x = np.load(p, allow_pickle=False)
@@ -26,9 +27,17 @@ def load_array(path: str | Path, what: str = "input") -> np.ndarray:
         raise InputError(f"cannot read {what} '{p}' as a .npy array ({type(e).__name__}); "
                          f"save it with numpy.save{shape}") from None
     if not isinstance(x, np.ndarray):
-        x.close()
+        try:
+            if named and x.files:
+                try:
+                    return {k: x[k] for k in x.files}
+                except Exception:
+                    pass                    # not arrays (a torch .pt file): the error below
+        finally:
+            x.close()
         raise InputError(f"{what} '{p}' is a zip archive (.npz, or a torch .pt file), not a "
-                         f".npy array; save the array with numpy.save{shape}")
+                         f".npy array; save the array with numpy.save{shape}"
+                         + (", or one array per Input node with numpy.savez" if named else ""))
     return x
 
 
@@ -58,7 +67,8 @@ def write_atomic(path: str | Path, data: bytes, what: str) -> Path:
                 f.write(data)
             return p
         except OSError as e:
-            raise InputError(f"cannot write {what} to '{path}': {e.strerror}") from None
+            raise InputError(f"cannot write {what} to '{path}': {e.strerror}; check the disk "
+                             "space and the path") from None
     fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
                                suffix=".tmp")
     try:
@@ -69,7 +79,8 @@ def write_atomic(path: str | Path, data: bytes, what: str) -> Path:
         os.replace(tmp, p)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write {what} to '{path}': {e.strerror or e}") from None
+        raise InputError(f"cannot write {what} to '{path}': {e.strerror or e}; check the "
+                         "disk space and the path") from None
     return p
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from neurocc.api.errors import InputError, NeuroccError
 from neurocc.backends import parallel
 from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
+from neurocc.backends.inputs import join_inputs
 from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.cost.activity import Activity, ActivityCounter, merge_activity
 from neurocc.cost.activity import prepare as prepare_counting
@@ -114,7 +115,9 @@ def _reassemble(program, outputs: dict) -> dict:
 def encode_input(program, x: np.ndarray) -> np.ndarray:
     """Check ``x`` ``(steps, batch, *input_shape)`` against the program and turn it into
     integer payloads ``(steps, batch, n_in)``: 0/1 spikes (int8), or graded values rounded
-    to ``round(x · scale)`` with the program's payload scale (int64)."""
+    to ``round(x · scale)`` with the program's payload scale (int64). A dict of arrays by
+    Input name is joined first (``backends/inputs.py``)."""
+    x = join_inputs(program, x)
     try:
         x = np.asarray(x)
     except ValueError:
@@ -151,7 +154,8 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     lim = enc.payload_limit
     if np.max(np.abs(flat)) > enc.max * (1 + 1e-9):
         raise InputError(f"input magnitude {np.max(np.abs(flat)):g} exceeds the graded-input "
-                         f"maximum {enc.max:g} the program was compiled for")
+                         f"maximum {enc.max:g} the program was compiled for; scale the input down "
+                         "or recompile with a larger --graded-input")
     return np.clip(np.rint(flat * enc.scale), -lim, lim).astype(np.int64)
 
 
@@ -223,6 +227,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     if record not in RECORDS:
         raise NeuroccError(f"record must be one of {', '.join(RECORDS)}, got {record!r}")
     be = get_backend(backend, **options) if isinstance(backend, str) else backend
+    x = join_inputs(program, x)
     encoded = encode_input(program, x)
     steps, batch = encoded.shape[:2]
     raw = None

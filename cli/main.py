@@ -35,6 +35,7 @@ from neurocc.api.files import check_writable, load_array, write_atomic
 from neurocc.api.jsonable import jsonable
 from neurocc.backends.base import REGISTRY as _BACKENDS
 from neurocc.cli.completion import add_parser as add_completion_parser
+from neurocc.compiler.frontend.producers import PRODUCERS
 from neurocc.compiler.passes.base import RESETS
 from neurocc.reports.html import add_parser as add_report_parser
 
@@ -102,7 +103,8 @@ def cmd_compile(a) -> int:
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
     show = not a.quiet and sys.stderr.isatty()
     prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
-                           callback=_pass_progress() if show else None, steps=a.steps)
+                           callback=_pass_progress() if show else None, steps=a.steps,
+                           producer=a.producer)
     prog.save(a.output)
     summary = prog.info(detail=False)
     summary["program"] = str(a.output)
@@ -121,7 +123,7 @@ def cmd_run(a) -> int:
     if a.output:
         check_writable(a.output, "the run's arrays")
     prog = load(a.program)
-    x = load_array(a.input)
+    x = load_array(a.input, named=True)
     options = {}
     if a.backend == "lava":
         options = {"on_chip": a.on_chip, "timeout_s": a.timeout}
@@ -157,7 +159,7 @@ def cmd_diff(a) -> int:
     from neurocc.compiler.artifact import load
 
     prog = load(a.program)
-    x = load_array(a.input)
+    x = load_array(a.input, named=True)
     opts = {n: ({"timeout_s": a.timeout} if n == "lava" else {}) for n in (a.a, a.b)}
     out = diff(prog, x, a.a, a.b, drain=not a.no_drain, options_a=opts[a.a],
                options_b=opts[a.b])
@@ -172,7 +174,7 @@ def cmd_compare(a) -> int:
     from neurocc.api.compare import compare, render_compare
     from neurocc.compiler.ir import GradedInput
 
-    x = load_array(a.input)
+    x = load_array(a.input, named=True)
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
     rows = compare(a.model, a.hw, x, backend=a.backend, dt=a.dt, reset=a.reset,
                    input_encoding=enc)
@@ -384,10 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="NIR file (.nir)")
     c.add_argument("--hw", default="loihi2", help="hardware config name (neurocc hw) or .toml "
                    "path")
-    c.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4,"
-                   " snnTorch's export convention)")
-    c.add_argument("--reset", choices=RESETS, default="zero",
-                   help="reset rule the model was trained with (NIR cannot say; default zero)")
+    c.add_argument("--dt", type=float, default=None, help="time step in seconds (default 1e-4,"
+                   " snnTorch's export convention, or the --producer's)")
+    c.add_argument("--reset", choices=RESETS, default=None,
+                   help="reset rule the model was trained with (NIR cannot say; default zero, "
+                   "or the --producer's)")
+    c.add_argument("--producer", choices=sorted(PRODUCERS), default=None,
+                   help="the tool that wrote the .nir file: its dt and reset become the "
+                   "defaults and what its exporter writes unlike NIR is corrected (Norse's "
+                   "CubaLIF w_in, Spyx's r and flatten order); default: read as plain NIR")
     c.add_argument("--graded-input", type=float, metavar="MAX", default=None,
                    help="inputs are graded values in [-MAX, MAX] (graded spikes) instead of 0/1")
     c.add_argument("--steps", type=int, metavar="N", default=None,

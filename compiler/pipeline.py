@@ -83,12 +83,27 @@ def compile_network(net: Network, hw: HardwareSpec | str = "loihi2", dt: float =
 
 def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
                 reset: str = "zero", input_encoding: InputEncoding | None = None,
-                callback: Callback | None = None, placement: str = "greedy+swap"):
-    """Compile a ``.nir`` file or ``nir.NIRGraph``."""
+                callback: Callback | None = None, placement: str = "greedy+swap",
+                producer: str | None = None):
+    """Compile a ``.nir`` file or ``nir.NIRGraph``; ``producer`` applies that exporter's
+    corrections (``compiler/frontend/producers.py``)."""
     from neurocc.compiler.frontend import read_nir
 
-    net = read_nir(source)
+    if producer is not None:
+        from neurocc.compiler.frontend.nir import _load
+        from neurocc.compiler.frontend.producers import corrected
+
+        graph, _ = _load(source)
+        if graph is source:                 # an in-memory graph: leave the caller's alone
+            import copy
+
+            graph = copy.deepcopy(source)
+        net = read_nir(corrected(graph, producer, dt))
+    else:
+        net = read_nir(source)
     info = {"nir": str(source) if isinstance(source, (str, Path)) else "<NIRGraph>"}
+    if producer is not None:
+        info["producer"] = producer
     if isinstance(source, (str, Path)):
         h = hashlib.sha256()
         with open(source, "rb") as f:       # in chunks: a .nir file can be gigabytes

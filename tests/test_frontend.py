@@ -214,11 +214,95 @@ def test_corrupted_file(tmp_path):
         read_nir(tmp_path / "missing.nir")
 
 
-def test_two_inputs_unsupported():
-    g = mlp(np.random.default_rng(13))
-    g.nodes["in2"] = nir.Input(input_type=np.array([6]))
-    g.edges.append(("in2", "fc0"))
-    with pytest.raises(UnsupportedError, match="2 Input nodes"):
+def two_input_graph(rng):
+    """Two Inputs: 'audio' (2, 10) through a Conv1d into its own layer, and 'video' (5,)
+    into a layer that also hears the audio layer; two Outputs."""
+    return nir.NIRGraph(nodes={
+        "audio": nir.Input(input_type={"input": np.array([2, 10])}),
+        "video": nir.Input(input_type={"input": np.array([5])}),
+        "ca": nir.Conv1d(input_shape=10, weight=rng.normal(0, 1, (3, 2, 3)), stride=1,
+                         padding=1, dilation=1, groups=1, bias=np.zeros(3)),
+        "la": lif(30, shape=(3, 10)),
+        "fa": nir.Flatten(input_type={"input": np.array([3, 10])}, start_dim=0),
+        "fa2": nir.Affine(weight=rng.normal(0, 1, (4, 30)), bias=np.zeros(4)),
+        "fv": nir.Affine(weight=rng.normal(0, 1.5, (4, 5)), bias=rng.normal(0, 0.1, 4)),
+        "lv": lif(4), "fo": nir.Affine(weight=rng.normal(0, 1, (3, 4)), bias=np.zeros(3)),
+        "lo": lif(3), "out": nir.Output(output_type={"output": np.array([3])}),
+        "out2": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("audio", "ca"), ("ca", "la"), ("la", "fa"), ("fa", "fa2"), ("fa2", "lv"),
+               ("video", "fv"), ("fv", "lv"), ("lv", "fo"), ("fo", "lo"), ("lo", "out"),
+               ("lv", "out2")], type_check=False)
+
+
+def test_several_inputs_share_one_input_space_and_run_from_a_dict(tmp_path):
+    """Each Input takes its slice of one flat input space (name order); the program equals,
+    spike for spike, the single-Input graph whose Affine/Conv columns sit at those slices."""
+    import neurocc
+
+    rng = np.random.default_rng(13)
+    g = two_input_graph(rng)
+    nir.write(tmp_path / "two.nir", g)
+    prog = neurocc.compile(tmp_path / "two.nir")
+    assert prog.input_shape == (25,)
+    assert prog.network.meta["inputs"] == [{"name": "audio", "shape": [2, 10], "offset": 0},
+                                           {"name": "video", "shape": [5], "offset": 20}]
+    assert prog.network.outputs == ("lo", "lv")
+    # the same network with one Input (25,): Conv1d and Affine written as slices of it
+    ca, fv = g.nodes["ca"], g.nodes["fv"]
+    conv = np.zeros((30, 20))
+    for i in range(20):
+        e = np.zeros((1, 2, 1, 10))
+        e.reshape(-1)[i] = 1
+        conv[:, i] = conv2d(e, ca.weight[:, :, None, :], (1, 1), (0, 1), (1, 1)).ravel()
+    one = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([25])}),
+        "ca": nir.Affine(weight=np.hstack([conv, np.zeros((30, 5))]), bias=np.zeros(30)),
+        "la": lif(30), "fa2": g.nodes["fa2"],
+        "fv": nir.Affine(weight=np.hstack([np.zeros((4, 20)), fv.weight]), bias=fv.bias),
+        "lv": lif(4), "fo": g.nodes["fo"], "lo": lif(3),
+        "out": nir.Output(output_type={"output": np.array([3])}),
+        "out2": nir.Output(output_type={"output": np.array([4])})},
+        edges=[("in", "ca"), ("ca", "la"), ("la", "fa2"), ("fa2", "lv"), ("in", "fv"),
+               ("fv", "lv"), ("lv", "fo"), ("fo", "lo"), ("lo", "out"), ("lv", "out2")])
+    audio = (rng.random((20, 3, 2, 10)) < 0.4).astype(np.uint8)
+    video = (rng.random((20, 3, 5)) < 0.4).astype(np.uint8)
+    flat = np.concatenate([audio.reshape(20, 3, -1), video], axis=2)
+    ref = prog.run({"video": video, "audio": audio}, backend="reference")
+    want = neurocc.compile(one).run(flat, backend="reference")
+    assert want.output_spike_counts.sum() > 20
+    np.testing.assert_array_equal(ref.output_spike_counts, want.output_spike_counts)
+    # the emulator takes the dict, the flat array, and a .npz through the CLI alike
+    emu = prog.run({"video": video, "audio": audio})
+    np.testing.assert_array_equal(emu.output_spike_counts, prog.run(flat).output_spike_counts)
+    prog.save(tmp_path / "two.neurocc")
+    np.savez(tmp_path / "x.npz", audio=audio, video=video)
+    from neurocc.cli import main
+
+    assert main(["run", str(tmp_path / "two.neurocc"), "--input", str(tmp_path / "x.npz"),
+                 "--json", "-o", str(tmp_path / "o.npz")]) == 0
+    out = np.load(tmp_path / "o.npz")
+    np.testing.assert_array_equal(out["output_spike_counts"], emu.output_spike_counts)
+
+
+def test_several_inputs_refusals_name_the_inputs():
+    import neurocc
+
+    rng = np.random.default_rng(14)
+    prog = neurocc.compile(two_input_graph(rng))
+    audio = np.zeros((5, 2, 2, 10))
+    with pytest.raises(neurocc.NeuroccError, match=r"input dict has keys \['audio'\], but the "
+                       r"program's Input nodes are \['audio', 'video'\] \(missing: video\); "
+                       r"give one array"):
+        prog.run({"audio": audio})
+    with pytest.raises(neurocc.NeuroccError, match=r"input 'video' has shape \(5, 2, 6\); Input "
+                       r"node 'video' expects \(steps, batch, 5\)"):
+        prog.run({"audio": audio, "video": np.zeros((5, 2, 6))})
+    with pytest.raises(neurocc.NeuroccError, match=r"input 'video' has 4 steps and 2 samples, "
+                       r"input 'audio' 5 and 2: give every Input the same"):
+        prog.run({"audio": audio, "video": np.zeros((4, 2, 5))})
+    g = two_input_graph(rng)
+    g.nodes["idle"] = nir.Input(input_type={"input": np.array([3])})
+    with pytest.raises(FrontendError, match=r"Input 'idle' feeds nothing; connect it or remove"):
         read_nir(g)
 
 

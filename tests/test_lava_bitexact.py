@@ -306,3 +306,29 @@ def test_threshold_node_on_lava():
     x = (rng.random((15, 3, 6)) < 0.5).astype(np.uint8)
     _, lava, d = assert_bit_exact(prog, x)
     assert lava.spikes["th"].any() and d["spikes"] > 10
+
+
+def test_two_input_graph_on_lava():
+    """Two NIR Inputs sharing one input space, two Outputs: Lava equals the emulator."""
+    import nir
+
+    import neurocc
+
+    rng = np.random.default_rng(6)
+    lif = lambda n: nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0),  # noqa: E731
+                            v_leak=np.zeros(n), v_threshold=np.ones(n))
+    g = nir.NIRGraph(nodes={
+        "a": nir.Input(input_type={"input": np.array([6])}),
+        "b": nir.Input(input_type={"input": np.array([3])}),
+        "fa": nir.Affine(weight=rng.normal(0, 1.5, (5, 6)), bias=np.zeros(5)),
+        "fb": nir.Affine(weight=rng.normal(0, 1.5, (5, 3)), bias=np.zeros(5)),
+        "h": lif(5), "fo": nir.Affine(weight=rng.normal(0, 1.5, (2, 5)), bias=np.zeros(2)),
+        "o": lif(2), "out": nir.Output(output_type={"output": np.array([2])}),
+        "out_h": nir.Output(output_type={"output": np.array([5])})},
+        edges=[("a", "fa"), ("b", "fb"), ("fa", "h"), ("fb", "h"), ("h", "fo"), ("fo", "o"),
+               ("o", "out"), ("h", "out_h")])
+    prog = neurocc.compile(g)
+    x = {"a": (rng.random((15, 3, 6)) < 0.5).astype(np.uint8),
+         "b": (rng.random((15, 3, 3)) < 0.5).astype(np.uint8)}
+    _, lava, d = assert_bit_exact(prog, x)
+    assert lava.spikes["h"].any() and d["spikes"] > 10

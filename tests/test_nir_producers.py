@@ -58,14 +58,16 @@ SEMANTICS = {
     "snntorch": (1e-4, "subtract"),
 }
 
-DIVERGENT = {
+CORRECTED = {
     "norse_mlp_lif": "Norse adds its input to the CubaLIF current unscaled but writes no w_in "
-                     "(NIR default 1, should be tau_syn/dt = 5); with w_in = 5 the reference "
-                     "matches exactly",
-    "spyx_mlp_lif": "Spyx 1.0 writes r = beta where NIR needs r = 1/(1 - beta); corrected, "
-                    "the reference matches exactly",
+                     "(NIR default 1, should be tau_syn/dt = 5)",
+    "spyx_mlp_lif": "Spyx 1.0 writes r = beta where NIR needs r = 1/(1 - beta)",
     "spyx_conv_lif": "Spyx 1.0 writes r = beta, and flattens in (H, W, C) order while "
-                     "declaring (C, H, W); with both corrected the reference matches exactly",
+                     "declaring (C, H, W)",
+}
+"""Files that diverge read as plain NIR and equal their producer with ``producer=``."""
+
+DIVERGENT = {
     "sinabs_mlp_lif": "Sinabs' LIF decays exactly (exp), normalises its input and subtracts "
                       "the threshold before the next decay: not NIR's forward-Euler LIF",
     "rockpool_mlp_lif": "Rockpool uses exponential decays and unnormalised input and writes "
@@ -83,6 +85,14 @@ EMULATOR_MAX_REL_L1 = 0.15
 """Largest relative L1 distance between the fixed-point emulator's spike counts and the float
 reference's, summed over samples and output neurons (quantization moves a few spikes)."""
 
+EMULATOR_TRANSIENT = {
+    "norse_mlp_lif": 0.2,
+}
+"""Files allowed more: Norse's Affine biases feed a CubaLIF *current*, which Lava's LIF cannot
+bias, so the compiler moves each bias to the membrane at its steady-state value (it warns):
+exact after a few tau_syn, not in the first steps of these short samples (measured: 0.159;
+with the biases zeroed the emulator equals the reference, 0.0)."""
+
 
 def _record(name):
     with np.load(HERE / f"{name}.npz") as d:
@@ -91,8 +101,26 @@ def _record(name):
 
 @lru_cache(maxsize=None)
 def _program(name):
+    """Compiled with ``producer=``: its dt and reset (checked against SEMANTICS, read from
+    each producer's source above) and its corrections."""
     dt, reset = SEMANTICS[name.split("_")[0]]
-    return neurocc.compile(str(HERE / f"{name}.nir"), hw="loihi2", reset=reset, dt=dt)
+    prog = neurocc.compile(str(HERE / f"{name}.nir"), hw="loihi2",
+                           producer=name.split("_")[0])
+    assert (prog.dt, prog.reset) == (dt, reset)
+    return prog
+
+
+@pytest.mark.parametrize("name", sorted(CORRECTED))
+def test_plain_nir_reading_diverges_where_a_correction_is_applied(name):
+    """Without ``producer=``, NIR's equations read these files otherwise (the correction is
+    not a no-op); with it they equal the producer (test_reference_equals_producer)."""
+    dt, reset = SEMANTICS[name.split("_")[0]]
+    plain = neurocc.compile(str(HERE / f"{name}.nir"), reset=reset, dt=dt)
+    rec = _record(name)
+    got = plain.run(rec["x"], backend="reference").output_spike_counts
+    assert not np.array_equal(got, rec["counts"]), CORRECTED[name]
+    notes = _program(name).network.meta["warnings"]
+    assert any(n.startswith(f"producer {name.split('_')[0]}:") for n in notes)
 
 
 @lru_cache(maxsize=None)
@@ -149,7 +177,7 @@ def test_emulator_agrees_with_reference(name):
     a, b = ref.output_spike_counts, emu.output_spike_counts
     assert a.shape == b.shape
     rel = np.abs(a - b).sum() / max(a.sum(), 1)
-    assert rel <= EMULATOR_MAX_REL_L1, (
+    assert rel <= EMULATOR_TRANSIENT.get(name, EMULATOR_MAX_REL_L1), (
         f"{name}: emulator counts {b.sum(0).tolist()} vs reference {a.sum(0).tolist()}, "
         f"relative L1 {rel:.3f}")
 

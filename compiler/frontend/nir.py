@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.api.errors import FrontendError, NeuroccError, UnsupportedError
+from neurocc.compiler.frontend.delays import projection_delays, read_delay
 from neurocc.compiler.ir.connectivity import Conv, Dense
 from neurocc.compiler.ir.graph import INPUT, Network, Projection
 from neurocc.compiler.ir.neurons import NEURON_TYPES, Neurons
@@ -46,6 +47,7 @@ class LinearOp:
     conv: dict | None = None  # set for Conv2d / pooling: the pieces of a ``Conv``
     matrix: np.ndarray | None = None  # set for Affine / Linear: the weight (out, in)
     view: tuple[int, ...] | None = None  # a Conv1d's (C, L) input computed as (C, 1, L)
+    delay: np.ndarray | None = None  # set for Delay: τ per element (s), flat; else identity
 
 
 def _affine(node, shape):
@@ -151,7 +153,7 @@ def _pool(average: bool):
         if len(shape) != 3:
             raise FrontendError(
                 f"node '{node._name}' ({type(node).__name__}): expects a (C, H, W) input, "
-                f"receives shape {tuple(shape)}")
+                f"receives shape {tuple(shape)}; put it on a (C, H, W) layer")
         k = pool_kernel(shape[0], kernel, average)
         conv = dict(weight=k, stride=stride, padding=padding, dilation=(1, 1), groups=shape[0])
         return LinearOp(
@@ -167,6 +169,17 @@ def _flatten(node, shape):
 
 def _identity(node, shape):
     return LinearOp(lambda x: x)
+
+
+def _delay(node, shape):
+    """``y(t) = x(t − τ)``: the identity on values; its τ becomes the synaptic delays of the
+    projection it lies on (``frontend/delays.py``)."""
+    tau = read_delay(node)
+    if tau.size not in (1, int(np.prod(shape))):
+        raise FrontendError(f"node '{node._name}' (Delay): {tau.size} delays for "
+                            f"{int(np.prod(shape))} values of shape {tuple(shape)}; give one "
+                            "delay per value, or one for all")
+    return LinearOp(lambda x: x, delay=tau)
 
 
 NIR_PARAMETERS = {"tau_mem": ("tau_mem", "tau"), "tau_syn": ("tau_syn",), "r": ("r",),
@@ -207,11 +220,13 @@ def _neuron(cls: type[Neurons]):
             if a.size != n:
                 raise FrontendError(
                     f"node '{name}' ({type(node).__name__}): parameter shapes disagree "
-                    f"({a.size} values for {n} neurons)")
+                    f"({a.size} values for {n} neurons); give every parameter one value per "
+                    "neuron, or one for all")
             return a.ravel().copy()
 
         if "tau_syn" in names and "tau_syn" not in p:
-            raise FrontendError(f"node '{name}' ({type(node).__name__}): has no tau_syn")
+            raise FrontendError(f"node '{name}' ({type(node).__name__}): has no tau_syn; give it "
+                                "tau_syn (seconds)")
         g = cls(name=name, nir_node=name, shape=shape, bias=np.zeros(n),
                 **{k: flat(p.get(k), DEFAULTS.get(k, 0.0)) for k in names})
         v_reset = getattr(node, "v_reset", None)
@@ -225,7 +240,7 @@ def _neuron(cls: type[Neurons]):
 LINEAR_NODES: dict[str, Callable] = {
     "Affine": _affine, "Linear": _linear, "Scale": _scale, "Conv2d": _conv2d, "Conv1d": _conv1d,
     "SumPool2d": _pool(False), "AvgPool2d": _pool(True), "Flatten": _flatten,
-    "Input": _identity, "Output": _identity,
+    "Delay": _delay, "Input": _identity, "Output": _identity,
 }
 NEURON_NODES: dict[str, Callable] = {c.nir_type: _neuron(c) for c in NEURON_TYPES.values()}
 SUPPORTED = sorted([k for k in LINEAR_NODES if k not in ("Input", "Output")] + list(NEURON_NODES)
@@ -249,7 +264,7 @@ def _arr(node, key, ndim=None) -> np.ndarray:
     if ndim is not None and a.ndim != ndim:
         raise FrontendError(
             f"node '{node._name}' ({type(node).__name__}): '{key}' has {a.ndim} dimensions, "
-            f"expected {ndim}")
+            f"expected {ndim}; give a {ndim}-D array")
     if not np.all(np.isfinite(a)):
         bad = int(np.sum(~np.isfinite(a)))
         raise FrontendError(
@@ -265,10 +280,10 @@ def _check_neuron(g: Neurons, node, v_reset: np.ndarray) -> None:
         if np.any(np.isnan(a)):
             raise FrontendError(f"{where}: '{key}' holds NaN; fix the model before export")
         if key not in ("tau_mem", "v_threshold", "r") and not np.all(np.isfinite(a)):
-            raise FrontendError(f"{where}: '{key}' holds inf")
+            raise FrontendError(f"{where}: '{key}' holds inf; give finite values")
     tau_mem = getattr(g, "tau_mem", None)
     if tau_mem is not None and np.any(np.isinf(g.r) & np.isfinite(tau_mem)):
-        raise FrontendError(f"{where}: 'r' is inf where tau is finite")
+        raise FrontendError(f"{where}: 'r' is inf where tau is finite; give a finite r")
     for key in ("tau_mem", "tau_syn"):
         a = getattr(g, key, None)
         if a is not None and np.any(a <= 0):
@@ -276,7 +291,8 @@ def _check_neuron(g: Neurons, node, v_reset: np.ndarray) -> None:
                 f"{where}: {key.replace('_mem', '')} must be > 0 s, found {a.min():g} "
                 "(snnTorch exports beta > 1 as a negative tau); use 0 <= beta < 1")
     if g.spiking and np.any(np.isinf(g.v_threshold)):
-        raise FrontendError(f"{where}: v_threshold must be finite for a spiking neuron")
+        raise FrontendError(f"{where}: v_threshold must be finite for a spiking neuron; give a "
+                            "finite v_threshold, or use an LI node for a non-spiking readout")
     if g.spiking and np.any(g.v_threshold <= 0):
         raise UnsupportedError(
             f"{where}: v_threshold must be > 0 (found {g.v_threshold.min():g}); Loihi compares "
@@ -317,7 +333,7 @@ def _load(source) -> tuple[object, str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
-            raise FrontendError(f"NIR file '{path}' does not exist")
+            raise FrontendError(f"NIR file '{path}' does not exist; check the path")
         _check_hdf5(path)
         try:
             # nir's own type check refuses what several producers write (batch dimensions
@@ -411,12 +427,13 @@ def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
     nodes, edges = {}, []
     if not isinstance(getattr(graph, "nodes", None), dict) or not isinstance(
             getattr(graph, "edges", None), (list, tuple)):
-        raise FrontendError(f"graph '{prefix or '<top>'}' has no nodes dict and edges list")
+        raise FrontendError(f"graph '{prefix or '<top>'}' has no nodes dict and edges list; "
+                            "build it as nir.NIRGraph(nodes={...}, edges=[...])")
     for name, node in graph.nodes.items():
         full = prefix + str(name)
         if not isinstance(name, str) or not name:
             raise FrontendError(f"graph '{prefix or '<top>'}': node name {name!r} is not a "
-                                "non-empty string")
+                                "non-empty string; name every node with a string")
         if not isinstance(node, nir.NIRNode):
             raise FrontendError(f"node '{full}' is a {type(node).__name__}, not a NIR node "
                                 "(build graphs from nir.* node classes)")
@@ -433,7 +450,7 @@ def _flatten_graph(graph, prefix="") -> tuple[dict, list]:
         if not (isinstance(e, (tuple, list)) and len(e) == 2
                 and all(isinstance(x, str) for x in e)):
             raise FrontendError(f"graph '{prefix or '<top>'}': edge {e!r} is not a pair of "
-                                "node names")
+                                "node names; give each edge as (source, destination)")
         if tuple(e) in seen:
             raise FrontendError(f"edge ({prefix}{e[0]} → {prefix}{e[1]}) appears twice; a "
                                 "duplicated edge would add its input twice: remove one")
@@ -452,7 +469,9 @@ def _port(graph, prefix, ref, kind):
             return _port(node, prefix + head + ".", rest, kind)
         ends = [k for k, v in node.nodes.items() if type(v).__name__ == kind]
         if len(ends) != 1:
-            raise FrontendError(f"subgraph '{prefix + head}' has {len(ends)} {kind} nodes")
+            raise FrontendError(f"subgraph '{prefix + head}' has {len(ends)} {kind} nodes; give it "
+                                f"one {kind} node, or name the node in the edge "
+                                f"('{prefix + head}.NAME')")
         return prefix + head + "." + ends[0]
     return prefix + ref
 
@@ -469,7 +488,7 @@ def read_nir(source) -> Network:
         for end in (src, dst):
             if end not in nodes:
                 raise FrontendError(f"edge ({src} → {dst}) names node '{end}', which is not in "
-                                    "the graph")
+                                    "the graph; add the node or fix the edge")
     preds: dict[str, list[str]] = {k: [] for k in nodes}
     succs: dict[str, list[str]] = {k: [] for k in nodes}
     for src, dst in edges:
@@ -478,17 +497,23 @@ def read_nir(source) -> Network:
     # Top-level Input/Output only: subgraph ones are pass-throughs.
     inputs = sorted(k for k, v in nodes.items() if type(v).__name__ == "Input" and not v._nested)
     outputs = sorted(k for k, v in nodes.items() if type(v).__name__ == "Output" and not v._nested)
-    if len(inputs) != 1:
-        raise UnsupportedError(f"graph {label} has {len(inputs)} Input nodes; neurocc compiles "
-                               "graphs with exactly one Input")
+    if not inputs:
+        raise FrontendError(f"graph {label} has no Input node; add one (nir.Input) declaring "
+                            "the input's shape")
     if not outputs:
-        raise FrontendError(f"graph {label} has no Output node")
-    in_name = inputs[0]
-    in_shape = _input_shape(nodes[in_name], in_name)
-    if preds[in_name]:
-        raise FrontendError(
-            f"edge ({preds[in_name][0]} → {in_name}) goes into the Input node '{in_name}'; an "
-            "Input takes no edges (feedback must end at a neuron node): remove it")
+        raise FrontendError(f"graph {label} has no Output node; add one (nir.Output) after the "
+                            "last neuron layer")
+    # Several Inputs share one input space on the chip: each takes its slice of a flat
+    # vector, in name order (``meta["inputs"]``); ``run`` takes a dict of arrays by name.
+    in_shapes = {k: _input_shape(nodes[k], k) for k in inputs}
+    in_shape = in_shapes[inputs[0]] if len(inputs) == 1 else \
+        (sum(int(np.prod(s)) for s in in_shapes.values()),)
+    offsets = np.cumsum([0] + [int(np.prod(in_shapes[k])) for k in inputs])
+    for in_name in inputs:
+        if preds[in_name]:
+            raise FrontendError(
+                f"edge ({preds[in_name][0]} → {in_name}) goes into the Input node '{in_name}';"
+                " an Input takes no edges (feedback must end at a neuron node): remove it")
 
     def is_neuron(k):
         return type(nodes[k]).__name__ in NEURON_NODES
@@ -498,7 +523,7 @@ def read_nir(source) -> Network:
               for k in sorted(nodes) if is_neuron(k)}
 
     # Shapes: every node's output shape, from the Input and the neuron groups outward.
-    shapes: dict[str, tuple] = {in_name: in_shape}
+    shapes: dict[str, tuple] = dict(in_shapes)
     # A neuron node with only scalar parameters and nothing declaring its size (Norse writes
     # Conv2d -> LIFBoxCell so) takes the shape that flows into it, once that is known.
     unsized = {k for k, g in groups.items()
@@ -517,7 +542,8 @@ def read_nir(source) -> Network:
         if len({int(np.prod(s)) for s in in_shapes}) > 1 or len(in_shapes) > 1:
             raise FrontendError(
                 f"node '{k}' ({type(nodes[k]).__name__}): its inputs have different shapes "
-                + ", ".join(str(s) for s in sorted(in_shapes)))
+                + ", ".join(str(s) for s in sorted(in_shapes))
+                + "; make every edge into it carry the same shape")
         sin = next(iter(in_shapes))
         op = _make(LINEAR_NODES[type(nodes[k]).__name__], nodes[k], k, sin)
         try:
@@ -525,7 +551,8 @@ def read_nir(source) -> Network:
         except (ValueError, TypeError, IndexError) as e:
             raise FrontendError(
                 f"node '{k}' ({type(nodes[k]).__name__}): cannot take input of shape "
-                f"{tuple(sin)} from node '{ps[0]}' ({e})") from None
+                f"{tuple(sin)} from node '{ps[0]}' ({e}); make its parameters fit that "
+                "shape") from None
         _check_declared(nodes[k], k, sin)
         ops[k] = op
         shapes[k] = tuple(out.shape[1:])
@@ -547,7 +574,7 @@ def read_nir(source) -> Network:
                                     "to break it; a recurrent loop needs a neuron node")
             if not preds[n]:
                 raise FrontendError(f"node '{n}' ({type(nodes[n]).__name__}) has no input "
-                                    "edge")
+                                    "edge; connect it or remove it")
             on_path.add(n)
             stack.append((n, True))
             for p in preds[n]:
@@ -560,26 +587,32 @@ def read_nir(source) -> Network:
         return shapes[k]
 
     for k in sorted(nodes):
-        if (not is_neuron(k) or k in unsized) and k != in_name:
+        if (not is_neuron(k) or k in unsized) and k not in in_shapes:
             shape_of(k)
     for k, g in groups.items():
         if not preds[k]:
-            raise FrontendError(f"neuron node '{k}' has no input edge")
+            raise FrontendError(f"neuron node '{k}' has no input edge; connect it or remove it")
         for p in preds[k]:                      # every input edge, not just the first
             src_shape = shape_of(p)
             if int(np.prod(src_shape)) != g.n:
                 raise FrontendError(
                     f"node '{k}' ({type(nodes[k]).__name__}): has {g.n} neurons but receives "
                     f"{int(np.prod(src_shape))} values from node '{p}' "
-                    f"(shape {tuple(src_shape)})")
+                    f"(shape {tuple(src_shape)}); give it {int(np.prod(src_shape))} neurons")
 
-    _check_reachable(in_name, outputs, succs, label)
+    _check_reachable(inputs, outputs, succs, label)
 
-    projections, groups = _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron)
+    projections, groups = _fuse_projections(nodes, preds, groups, ops, shapes,
+                                            dict(zip(inputs, offsets[:-1].tolist())), is_neuron)
 
     out_groups = []
     for o in outputs:
         src = _through_flatten(o, preds, nodes)
+        if src not in groups and type(nodes[src]).__name__ == "Delay":
+            raise UnsupportedError(
+                f"Output '{o}' is fed by node '{src}' (Delay): a chip's delays are synaptic, "
+                "between neurons; remove the Delay and shift the recorded output by it, or "
+                "move it before a neuron node")
         if src not in groups:
             raise UnsupportedError(
                 f"Output '{o}' is fed by node '{src}' ({type(nodes[src]).__name__}), not a neuron:"
@@ -594,10 +627,12 @@ def read_nir(source) -> Network:
 
     return Network(
         input_shape=in_shape, groups=tuple(groups[k] for k in sorted(groups)),
-        projections=tuple(projections), outputs=tuple(out_groups), input_name=in_name,
+        projections=tuple(projections), outputs=tuple(out_groups), input_name="+".join(inputs),
         # every node's output shape, for tools that walk the NIR graph itself (NeuroBench's
         # layer-by-layer counts, cost/neurobench.py) without inferring them again
         meta={"source": label,
+              "inputs": [{"name": k, "shape": [int(d) for d in in_shapes[k]],
+                          "offset": int(o)} for k, o in zip(inputs, offsets)],
               "node_shapes": {k: [int(d) for d in v] for k, v in sorted(shapes.items())},
               "warnings": list(getattr(graph, "_neurocc_warnings", []))},
     )
@@ -635,9 +670,11 @@ def _size_hint(k, nodes, preds) -> tuple[int, ...] | None:
 def _input_shape(node, name) -> tuple[int, ...]:
     shape = _declared(node, "input")
     if shape is None:
-        raise FrontendError(f"Input node '{name}' declares no shape")
+        raise FrontendError(f"Input node '{name}' declares no shape; give it "
+                            "input_type={'input': shape}")
     if min(shape) <= 0:
-        raise FrontendError(f"Input node '{name}' has invalid shape {shape}")
+        raise FrontendError(f"Input node '{name}' has invalid shape {shape}; every dimension "
+                            "must be at least 1")
     return _without_batch(shape)
 
 
@@ -645,7 +682,8 @@ def _check_declared(node, name, in_shape) -> None:
     """A node's declared input shape (if any) must agree with what flows into it."""
     t = getattr(node, "input_type", None)
     declared = t.get("input") if isinstance(t, dict) else None
-    if declared is None or type(node).__name__ in ("Flatten", "Output", "Affine", "Linear"):
+    if declared is None or type(node).__name__ in ("Flatten", "Output", "Affine", "Linear",
+                                                    "Delay"):   # Delay: checked by _delay
         return
     declared = tuple(int(s) for s in np.asarray(declared).ravel())
     g = np.asarray(getattr(node, "groups", 1)).ravel()
@@ -657,11 +695,11 @@ def _check_declared(node, name, in_shape) -> None:
     if declared and int(np.prod(declared)) != int(np.prod(in_shape)):
         raise FrontendError(
             f"node '{name}' ({type(node).__name__}): declares input shape {declared} but "
-            f"receives {tuple(in_shape)}")
+            f"receives {tuple(in_shape)}; correct its input_type or the layer before it")
 
 
-def _check_reachable(in_name, outputs, succs, label) -> None:
-    seen, stack = {in_name}, [in_name]
+def _check_reachable(inputs, outputs, succs, label) -> None:
+    seen, stack = set(inputs), list(inputs)
     while stack:
         for nxt in succs[stack.pop()]:
             if nxt not in seen:
@@ -669,7 +707,12 @@ def _check_reachable(in_name, outputs, succs, label) -> None:
                 stack.append(nxt)
     for o in outputs:
         if o not in seen:
-            raise FrontendError(f"graph {label}: no path from Input '{in_name}' to Output '{o}'")
+            raise FrontendError(f"graph {label}: no path from Input '{', '.join(inputs)}' to "
+                                f"Output '{o}'; connect it to a layer the input reaches")
+    for k in inputs:
+        if not succs[k]:
+            raise FrontendError(f"graph {label}: Input '{k}' feeds nothing; connect it or "
+                                "remove it")
 
 
 def _through_flatten(k, preds, nodes) -> str:
@@ -685,8 +728,12 @@ def _through_flatten(k, preds, nodes) -> str:
         return p
 
 
-def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
-    """One projection per (source, destination group) pair."""
+def _fuse_projections(nodes, preds, groups, ops, shapes, inputs, is_neuron):
+    """One projection per (source, destination group) pair; ``inputs`` maps each Input node
+    to its offset in the input space. With several Inputs, each one's synapses onto ``dst``
+    are the columns of its slice in one dense input projection."""
+    several = len(inputs) > 1
+    n_input = sum(int(np.prod(shapes[k])) for k in inputs)
     projections: list[Projection] = []
     new_groups = dict(groups)
     for dst in sorted(groups):
@@ -694,7 +741,7 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
         linear, sources, stack = [], [], list(preds[dst])
         while stack:
             k = stack.pop()
-            if k == in_name or is_neuron(k):
+            if k in inputs or is_neuron(k):
                 if k not in sources:
                     sources.append(k)
             elif k not in linear:
@@ -724,8 +771,9 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
         offset = evaluate(None, None)[0]
         if np.any(offset != 0):
             new_groups[dst] = _with_bias(new_groups[dst], g.bias + offset)
+        joined, joined_nodes = None, set()
         for src in sources:
-            src_name = INPUT if src == in_name else src
+            src_name = INPUT if src in inputs else src
             fused = tuple(sorted(linear_between(src, dst, preds, linear)))
             n_src = int(np.prod(shapes[src]))
             conn = _direct(src, dst, preds, nodes, ops, linear, shapes, (g.n, n_src))
@@ -745,8 +793,31 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, in_name, is_neuron):
                     w[:, i:j] = (evaluate(src, basis) - offset).T
                 w[np.abs(w) < 1e-12 * max(np.abs(w).max(initial=0), 1e-300)] = 0.0
                 conn = Dense(w)
+            delay = projection_delays(src, dst, fused, preds, nodes,
+                                      {k: ops[k].delay for k in fused
+                                       if ops[k].delay is not None}, g.n, n_src)
+            if several and src in inputs and delay is not None:
+                raise UnsupportedError(
+                    f"node '{delay.nodes[0]}' (Delay) delays Input '{src}', one of several "
+                    "Inputs, which share one input projection; put the Delay after the "
+                    "first neuron layer, or merge the inputs into one Input node")
+            if several and src in inputs:
+                if g.n * n_input > MAX_EXPANDED_SYNAPSES:
+                    raise UnsupportedError(
+                        f"projection from the Inputs to {dst} would be a {g.n}×{n_input} dense "
+                        "matrix (several Inputs share one input space); merge the inputs into "
+                        "one Input node")
+                joined = np.zeros((g.n, n_input)) if joined is None else joined
+                joined[:, inputs[src]:inputs[src] + n_src] = conn.to_dense()
+                joined_nodes.update(fused)
+                continue
             projections.append(Projection(
-                name=f"{src_name}->{dst}", src=src_name, dst=dst, conn=conn, nir_nodes=fused))
+                name=f"{src_name}->{dst}", src=src_name, dst=dst, conn=conn, nir_nodes=fused,
+                delay=delay))
+        if joined is not None:
+            projections.append(Projection(name=f"{INPUT}->{dst}", src=INPUT, dst=dst,
+                                          conn=Dense(joined),
+                                          nir_nodes=tuple(sorted(joined_nodes))))
     return projections, new_groups
 
 
@@ -806,7 +877,8 @@ def _single_node(src, dst, preds, nodes, linear):
         if k not in linear:
             return None
         path.append(k)
-    ops = [p for p in path if type(nodes[p]).__name__ not in ("Flatten", "Input", "Output")]
+    ops = [p for p in path
+           if type(nodes[p]).__name__ not in ("Flatten", "Delay", "Input", "Output")]
     return ops[0] if len(ops) == 1 else None
 
 
