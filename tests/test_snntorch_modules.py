@@ -256,5 +256,121 @@ def test_a_module_needs_a_sample_and_a_sequential():
         def forward(self, x):
             return x
 
-    with pytest.raises(neurocc.NeuroccError, match="only nn.Sequential"):
+    with pytest.raises(neurocc.NeuroccError, match="model Custom: forward.sample. calls no "
+                                                   "layer; write the layers as an nn.Sequential"):
         neurocc.compile(Custom(), sample=torch.zeros(1, 4))
+
+
+# ----------------------------------------------------------------- explicit-state modules
+
+
+class ExplicitMLP(nn.Module):
+    """snnTorch's tutorial style: state passed by hand, a loop over the steps in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.lif1 = nn.Linear(20, 30), snn.Leaky(beta=0.9)
+        self.fc2, self.lif2 = nn.Linear(30, 5), snn.Leaky(beta=0.8)
+
+    def forward(self, x):
+        mem1, mem2, out = self.lif1.init_leaky(), self.lif2.init_leaky(), []
+        for t in range(x.shape[0]):
+            spk1, mem1 = self.lif1(self.fc1(x[t]), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            out.append(spk2)
+        return torch.stack(out)
+
+
+class ExplicitConvSynaptic(nn.Module):
+    """A conv layer, a ``view`` flatten between layers, current-based neurons, a recurrent
+    layer, zero reset."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.lif1 = snn.Synaptic(alpha=0.6, beta=0.85, reset_mechanism="zero",
+                                 reset_delay=False)
+        self.fc = nn.Linear(3 * 6 * 6, 8)
+        self.lif2 = snn.RLeaky(beta=0.8, linear_features=8, reset_mechanism="zero",
+                               reset_delay=False)
+        self.out = nn.Linear(8, 4)
+        self.lif3 = snn.Leaky(beta=0.7, reset_mechanism="zero")
+
+    def forward(self, x):
+        syn1, mem1 = self.lif1.init_synaptic()
+        spk2, mem2 = self.lif2.init_rleaky()
+        mem3, out = self.lif3.init_leaky(), []
+        for t in range(x.shape[0]):
+            spk1, syn1, mem1 = self.lif1(self.conv(x[t]), syn1, mem1)
+            spk2, mem2 = self.lif2(self.fc(spk1.view(spk1.shape[0], -1)), spk2, mem2)
+            spk3, mem3 = self.lif3(self.out(spk2), mem3)
+            out.append(spk3)
+        return torch.stack(out)
+
+
+def explicit_trains(net, x):
+    """Every neuron layer's spikes during one forward(x) over all steps."""
+    kinds = (snn.Leaky, snn.Synaptic, snn.RLeaky, snn.RSynaptic)
+    layers = [m for m in net.modules() if isinstance(m, kinds)]
+    trains = {i: [] for i in range(len(layers))}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: trains[i].append(
+        out[0].detach().numpy().copy())) for i, m in enumerate(layers)]
+    with torch.no_grad():
+        net(torch.as_tensor(x))
+    for h in hooks:
+        h.remove()
+    return [np.stack(trains[i]) for i in range(len(layers))]
+
+
+@pytest.mark.parametrize("make, shape", [(ExplicitMLP, (20,)), (ExplicitConvSynaptic, (1, 6, 6))])
+def test_explicit_state_module_is_traced_and_matches_snntorch(make, shape):
+    torch.manual_seed(1)
+    net = gain(make(), 3.0)
+    if isinstance(net, ExplicitConvSynaptic):
+        net.lif2.recurrent.weight.data *= 0.3
+    steps, batch = 20, 5
+    x = (np.random.default_rng(1).random((steps, batch, *shape)) < 0.4).astype(np.float32)
+    # forward() takes (steps, batch, ...): a sample of that form gives the shapes
+    prog = neurocc.compile(net, sample=torch.zeros(2, 1, *shape))
+    assert prog.source["torch_module"] == make.__name__
+    want = explicit_trains(net, x)
+    ref = prog.run(x, backend="reference")
+    depths = hop_depths(prog.network)
+    groups = sorted(depths, key=depths.get)
+    assert len(groups) == len(want) and sum(w.sum() for w in want) > 30
+    for g, w in zip(groups, want):
+        got = ref.trace.spikes[g][depths[g]:depths[g] + steps].reshape(w.shape)
+        np.testing.assert_array_equal(got, w.astype(bool), err_msg=f"layer {g}")
+
+
+class SkipConnection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.lif1 = nn.Linear(4, 4), snn.Leaky(beta=0.9)
+        self.fc2, self.lif2 = nn.Linear(4, 4), snn.Leaky(beta=0.9)
+
+    def forward(self, x):
+        m1, m2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        for t in range(x.shape[0]):
+            s1, m1 = self.lif1(self.fc1(x[t]), m1)
+            s2, m2 = self.lif2(self.fc2(s1) + x[t], m2)
+        return s2
+
+
+class Broken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x[:, :3])
+
+
+def test_explicit_state_refusals_say_why_the_graph_is_not_a_chain():
+    with pytest.raises(neurocc.NeuroccError, match=r"model SkipConnection: layer Leaky \(call 3 "
+                       r"of a step\) does not receive what Linear before it returned.*"
+                       r"nn.Sequential"):
+        neurocc.compile(SkipConnection(), sample=torch.zeros(2, 1, 4))
+    with pytest.raises(neurocc.NeuroccError, match=r"model Broken: forward\(sample\) failed "
+                       r"\(RuntimeError: .*give sample= as forward\(\) expects it"):
+        neurocc.compile(Broken(), sample=torch.zeros(1, 4))

@@ -122,14 +122,11 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
     import snntorch as snn
     import torch
 
-    if not isinstance(module, torch.nn.Sequential):
-        raise UnsupportedError(
-            f"model {type(module).__name__}: only nn.Sequential models are read layer by "
-            "layer; wrap the layers in nn.Sequential (init_hidden=True neurons), or export "
-            "the graph yourself (snntorch.export_nir.export_to_nir) and pass the NIRGraph")
     if sample is None:
         raise UnsupportedError("compile(model): an nn.Module needs sample=, one input batch "
                                "(B, *input_shape), to know the shapes")
+    if not isinstance(module, torch.nn.Sequential):
+        module, sample = traced_chain(module, sample)
     x = torch.as_tensor(sample, dtype=torch.float32)
     if x.dim() == 1:
         x = x[None]
@@ -311,7 +308,8 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
         raise UnsupportedError(f"model mixes reset rules ({where}); neurocc compiles one rule "
                                "per model: train with one reset_mechanism")
     if not resets:
-        raise UnsupportedError("model has no snnTorch neuron layer (Leaky, Synaptic)")
+        raise UnsupportedError("model has no snnTorch neuron layer (Leaky, Synaptic); add "
+                               "snn.Leaky or snn.Synaptic after the last layer")
     if not isinstance(nodes[order[-1]], (nir.LIF, nir.CubaLIF)):
         raise UnsupportedError(f"model ends with {kinds[-1][1]}, not a neuron layer: the "
                                "chip's outputs are spikes; end with snn.Leaky or snn.Synaptic")
@@ -326,6 +324,92 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
     graph = nir.NIRGraph(nodes=nodes, edges=list(zip(chain, chain[1:])) + loops,
                          type_check=not grouped and not loops)
     return graph, ModuleInfo(reset=next(iter(resets)), dt=DT, layers=tuple(kinds))
+
+
+def traced_chain(module, sample):
+    """A module with its own ``forward`` (snnTorch's explicit-state style: ``spk, mem =
+    self.lif1(self.fc1(x), mem)`` in a loop over steps) as the ``nn.Sequential`` it computes,
+    and the per-step input it gives the first layer.
+
+    ``forward(sample)`` runs once under hooks on every layer (an snnTorch neuron counts as one
+    layer, its recurrent weights inside it). The layers called in the first time step, in
+    order, are the chain; it is accepted only if every layer receives exactly what the one
+    before it returned (the spikes, for a neuron), or a reshape of it (read as a Flatten), and
+    every step calls the same layers. Anything else — a skip connection, arithmetic between
+    layers, a layer called twice in a step — is refused: its graph is not a chain."""
+    import snntorch as snn
+    import torch
+
+    name = type(module).__name__
+    way_out = ("write the layers as an nn.Sequential (init_hidden=True neurons), or export "
+               "the graph yourself (snntorch.export_nir.export_to_nir) and pass the NIRGraph")
+    layers: list = []
+
+    def collect(m):
+        if isinstance(m, snn.SpikingNeuron) or not list(m.children()):
+            layers.append(m)
+        else:
+            for c in m.children():
+                collect(c)
+
+    for c in module.children():      # the module itself is the graph, not a layer
+        collect(c)
+    calls: list = []
+    hooks = [m.register_forward_hook(lambda m, i, o: calls.append((m, i, o))) for m in layers]
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            module(torch.as_tensor(sample, dtype=torch.float32))
+    except Exception as e:
+        raise UnsupportedError(
+            f"model {name}: forward(sample) failed ({type(e).__name__}: "
+            f"{(str(e).splitlines() or ['no detail'])[0]}); give sample= as forward() "
+            "expects it") from None
+    finally:
+        for h in hooks:
+            h.remove()
+        module.train(was_training)
+    if not calls:
+        raise UnsupportedError(f"model {name}: forward(sample) calls no layer; {way_out}")
+    step, seen = [], set()
+    for m, _, _ in calls:
+        if id(m) in seen:
+            break
+        seen.add(id(m))
+        step.append(m)
+    counts = {}
+    for m, _, _ in calls:
+        counts[id(m)] = counts.get(id(m), 0) + 1
+    if len(set(counts.values())) > 1 or len(calls) % len(step) or any(
+            calls[k][0] is not step[k % len(step)] for k in range(len(calls))):
+        raise UnsupportedError(
+            f"model {name}: its forward does not call the same layers in the same order "
+            f"every step ({len(calls)} calls of {len(step)} layers); {way_out}")
+
+    def output(o):
+        return o[0] if isinstance(o, tuple) else o
+
+    chain = []
+    first_input = calls[0][1][0]
+    for k in range(len(step)):
+        m, inp, _ = calls[k]
+        got = inp[0] if inp else None
+        if k == 0:
+            chain.append(m)
+            continue
+        prev = output(calls[k - 1][2])
+        if got is prev:
+            chain.append(m)
+        elif (isinstance(got, torch.Tensor) and got.numel() == prev.numel()
+              and got.data_ptr() == prev.data_ptr() and got.shape[0] == prev.shape[0]):
+            chain.extend([torch.nn.Flatten(), m])     # x.view(B, -1) between two layers
+        else:
+            raise UnsupportedError(
+                f"model {name}: layer {type(m).__name__} (call {k} of a step) does not receive "
+                f"what {type(calls[k - 1][0]).__name__} before it returned; neurocc reads a "
+                f"forward that chains its layers; {way_out}")
+    return torch.nn.Sequential(*chain), torch.zeros(1, *first_input.shape[1:])
 
 
 def _recurrent(i: int, m, shape: tuple[int, ...]):
@@ -363,4 +447,4 @@ def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-__all__ = ["DT", "ModuleInfo", "module_to_nir"]
+__all__ = ["DT", "ModuleInfo", "module_to_nir", "traced_chain"]
