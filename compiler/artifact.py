@@ -92,7 +92,8 @@ def load(path: str | Path):
     except ValueError:
         raise ArtifactError(f"program '{path}' has a corrupted header; recompile it") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ArtifactError(f"'{path}' is not a neurocc program")
+        raise ArtifactError(f"'{path}' is not a neurocc program; compile one with neurocc "
+                            "compile")
     if meta.get("version") != FORMAT_VERSION:
         raise ArtifactError(
             f"program '{path}' has format version {meta.get('version')}, this neurocc reads "

@@ -160,14 +160,16 @@ def load_hw(name_or_path: str | Path) -> HardwareSpec:
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"hardware config '{path}' does not exist") from None
+        raise ConfigError(f"hardware config '{path}' does not exist; check the path") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"hardware config '{path}' is not UTF-8 text (byte {e.start}); save "
                           "it as UTF-8") from None
     except OSError as e:
-        raise ConfigError(f"cannot read hardware config '{path}': {e.strerror}") from None
+        raise ConfigError(f"cannot read hardware config '{path}': {e.strerror}; check the file "
+                          "and its permissions") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"hardware config '{path}' is not valid TOML: {e}") from None
+        raise ConfigError(f"hardware config '{path}' is not valid TOML: {e}; fix the syntax "
+                          "(see hw_configs/README.md)") from None
     return from_dict(raw, str(path))
 
 
@@ -177,7 +179,8 @@ def from_dict(raw: dict, where: str = "<config>") -> HardwareSpec:
     from neurocc.compiler.targets import get_target
 
     if not isinstance(raw, dict):
-        raise ConfigError(f"hardware config '{where}' is not a table")
+        raise ConfigError(f"hardware config '{where}' is not a table; give a TOML table of "
+                          "sections (see hw_configs/README.md)")
     target_name = raw.get("target", DEFAULT_TARGET)
     try:
         target = get_target(target_name)
@@ -188,7 +191,8 @@ def from_dict(raw: dict, where: str = "<config>") -> HardwareSpec:
         sections[sec] = cls(**_section(raw, sec, cls, where, sources))
     for key in ("name", "description"):
         if not isinstance(raw.get(key), str) or not raw[key]:
-            raise ConfigError(f"hardware config '{where}': missing '{key}' (a string)")
+            raise ConfigError(f"hardware config '{where}': missing '{key}' (a string); add "
+                              f"{key} = \"...\" at the top")
     _check_geometry(sections["core"], sections["mesh"], where)
     target.check_numerics(sections["numerics"], where)
     return HardwareSpec(name=raw["name"], description=raw["description"], target=target_name,
@@ -200,7 +204,8 @@ def _section(raw: dict, sec: str, cls: type, where: str, sources: dict) -> dict:
     field's type; records every value's unit, source and assumption flag in ``sources``."""
     table = raw.get(sec)
     if not isinstance(table, dict):
-        raise ConfigError(f"hardware config '{where}': missing section [{sec}]")
+        raise ConfigError(f"hardware config '{where}': missing section [{sec}] (see "
+                          "hw_configs/README.md)")
     hints = typing.get_type_hints(cls)
     values = {}
     for f in fields(cls):
@@ -277,12 +282,12 @@ def _check_geometry(core: Core, mesh: Mesh, where: str) -> None:
         if mesh.chip_mesh[0] * mesh.chip_mesh[1] != mesh.chips_per_system:
             problems.append(f"[mesh] chip_mesh {list(mesh.chip_mesh)} holds "
                             f"{mesh.chip_mesh[0] * mesh.chip_mesh[1]} chips, chips_per_system "
-                            f"is {mesh.chips_per_system}")
+                            f"is {mesh.chips_per_system}; make them agree")
         if mesh.cores_per_tile < 1:
             problems.append("[mesh] cores_per_tile must be a positive integer")
         elif not 0 <= mesh.input_core < mesh.n_cores:
             problems.append(f"[mesh] input_core {mesh.input_core} is not a core of the system "
-                            f"(0..{mesh.n_cores - 1})")
+                            f"(0..{mesh.n_cores - 1}); give a core in that range")
     if problems:
         raise ConfigError(f"hardware config '{where}': " + "; ".join(problems))
 
@@ -297,7 +302,8 @@ def override(hw: HardwareSpec, values: dict, source: str = "override") -> Hardwa
     for key, value in values.items():
         sec, name = split_key(key)
         if sec not in raw or name not in raw[sec]:
-            raise ConfigError(f"cannot override '{key}': {hw.name} has no such field")
+            raise ConfigError(f"cannot override '{key}': {hw.name} has no such field; give "
+                              "'section.field' as in hw_configs/README.md")
         entry = dict(raw[sec][name])
         entry.update(value=list(value) if isinstance(value, tuple) else value,
                      source=f"ASSUMPTION: {source}", assumption=True)
