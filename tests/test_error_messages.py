@@ -2173,6 +2173,115 @@ def _(ctx):
     return cli("zoo", "train", "digits", "--sweep")
 
 
+# ----------------------------------------------------- snnTorch modules: the lead's last sites
+
+
+@pin("torch state quant", LAYER.format("Leaky"), r"state_quant is a training-time quantizer",
+     r"drop it for deployment")
+def _(ctx):
+    tcompile(seq(fc(), leaky(state_quant=lambda x: x)))
+
+
+class _StepVaries:
+    """A forward whose steps call different layers (the first step only has the Linear)."""
+
+    def __new__(cls):
+        import snntorch as snn
+        import torch
+
+        class StepVaries(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc, self.lif = torch.nn.Linear(3, 2), snn.Leaky(beta=0.9)
+
+            def forward(self, x):
+                mem = self.lif.init_leaky()
+                cur = self.fc(x[0])
+                for _ in range(x.shape[0]):
+                    spk, mem = self.lif(cur, mem)
+                return spk
+
+        return StepVaries()
+
+
+@pin("torch traced steps differ", r"model StepVaries", r"does not call the same layers in the "
+     r"same order every step \(4 calls of 2 layers\)", r"write the layers as an nn\.Sequential")
+def _(ctx):
+    tcompile(_StepVaries(), sample=(3, 1, 3))
+
+
+@pin("torch traced not a chain", r"model Skip: layer Leaky \(call 3 of a step\)",
+     r"does not receive what Linear before it returned", r"export the graph yourself")
+def _(ctx):
+    import snntorch as snn
+    import torch
+
+    class Skip(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.lif1 = torch.nn.Linear(3, 3), snn.Leaky(beta=0.9)
+            self.fc2, self.lif2 = torch.nn.Linear(3, 3), snn.Leaky(beta=0.9)
+
+        def forward(self, x):
+            m1, m2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            for t in range(x.shape[0]):
+                s1, m1 = self.lif1(self.fc1(x[t]), m1)
+                s2, m2 = self.lif2(self.fc2(s1) + x[t], m2)
+            return s2
+
+    tcompile(Skip(), sample=(2, 1, 3))
+
+
+@pin("torch recurrent conv changes shape", LAYER.format("RLeaky"), r"its recurrent Conv2d maps "
+     r"\(2, 4, 4\) to \(2, 5, 5\)", r"use a recurrent kernel that keeps the shape")
+def _(ctx):
+    import snntorch as snn
+    import torch
+
+    tcompile(seq(torch.nn.Conv2d(1, 2, 3, padding=1),
+                 snn.RLeaky(beta=0.9, conv2d_channels=2, kernel_size=2, init_hidden=True)),
+             sample=(1, 1, 4, 4))
+
+
+@pin("torch recurrent module not read", LAYER.format("RLeaky"), r"recurrent module Tanh is "
+     r"not read", r"use all_to_all with linear_features or conv2d_channels")
+def _(ctx):
+    import snntorch as snn
+    import torch
+
+    net = seq(fc(), snn.RLeaky(beta=0.9, linear_features=2, init_hidden=True))
+    net[1].recurrent = torch.nn.Tanh()
+    tcompile(net)
+
+
+@pin("torch one-to-one V too wide", LAYER.format("RLeaky"), r"a one-to-one recurrent V on "
+     r"5000 neurons would be stored as an 5000×5000 matrix",
+     r"use a layer of at most 4,096 neurons")
+def _(ctx):
+    import snntorch as snn
+
+    tcompile(seq(fc(3, 5000), snn.RLeaky(beta=0.9, all_to_all=False, V=0.5,
+                                          init_hidden=True)))
+
+
+@pin("torch avgpool1d options", LAYER.format("AvgPool1d"), r"ceil_mode or "
+     r"count_include_pad=False with padding change the average's divisor",
+     r"use AvgPool1d\(kernel, stride, padding\) with the defaults")
+def _(ctx):
+    import torch
+
+    tcompile(seq(torch.nn.Conv1d(1, 2, 3), leaky(), torch.nn.AvgPool1d(2, ceil_mode=True)),
+             sample=(1, 1, 9))
+
+
+@pin("torch avgpool1d on flat input", LAYER.format("AvgPool1d"), r"expects a \(C, L\) input, "
+     r"receives \(2,\)", r"give sample= with shape \(B, C, L\)")
+def _(ctx):
+    import torch
+
+    tcompile(seq(fc(), leaky(), torch.nn.AvgPool1d(2)))
+
+
 # --------------------------------------------------------------------------- the tests
 
 
@@ -2231,15 +2340,6 @@ ALLOWED: dict[tuple[str, str, str], str] = {
 # Reachable sites not pinned yet (a debt, not a reason): same keys. Pin one, then delete its
 # entry here (the meta-test fails on an entry that matches nothing unpinned).
 PENDING: dict[tuple[str, str, str], str] = {
-    ("compiler/frontend/torch_module.py", "_check_neuron", "state_quant"): "snnTorch module",
-    ("compiler/frontend/torch_module.py", "traced_chain", "same layers in the same order"):
-        "snnTorch module with a custom forward",
-    ("compiler/frontend/torch_module.py", "traced_chain", "does not receive"):
-        "snnTorch module with a custom forward",
-    ("compiler/frontend/torch_module.py", "_recurrent", "_refuse("): "RLeaky / RSynaptic",
-    ("compiler/frontend/torch_module.py", "module_to_nir", "AvgPool1d"): "AvgPool1d options",
-    ("compiler/frontend/torch_module.py", "module_to_nir", "(B, C, L)\")"):
-        "AvgPool1d on a flat input (the Conv1d site shares this text)",
     ("compiler/passes/subpopulations.py", "_rows_cols", "touches a layer split"):
         "a large conv into a layer of several time constants",
     ("cost/baseline.py", "", "ConfigError("): "the ANN baseline, being written (calibrate)",
