@@ -82,8 +82,9 @@ def _scale(node, shape):
 
 def _conv2d(node, shape):
     w = _arr(node, "weight", 4)
+    padding = node.padding if isinstance(node.padding, str) else _geometry(node, "padding", 0)
     return _conv(node, shape, w, _geometry(node, "stride", 1), _geometry(node, "dilation", 1),
-                 node.padding, None)
+                 padding, None)
 
 
 def _length(node, field: str, minimum: int) -> int:
@@ -113,8 +114,9 @@ def _conv1d(node, shape):
 
 
 def _conv(node, shape, w, stride, dilation, padding, view):
-    """A Conv2d's ``LinearOp``; ``view`` is the ``(C, H, W)`` a Conv1d's ``(C, L)`` input is
-    computed as (None for a Conv2d)."""
+    """A Conv2d's ``LinearOp`` (``padding``: an (h, w) pair, or NIR's "valid"/"same");
+    ``view`` is the ``(C, H, W)`` a Conv1d's ``(C, L)`` input is computed as (None for a
+    Conv2d)."""
     kind = type(node).__name__
     groups = int(np.asarray(node.groups).ravel()[0]) if np.size(node.groups) else 1
     if isinstance(padding, str):
@@ -130,20 +132,17 @@ def _conv(node, shape, w, stride, dilation, padding, view):
             raise UnsupportedError(
                 f"node '{node._name}' ({kind}): padding={padding!r} is not supported "
                 "(padding='same' only with stride 1); give the padding as numbers")
-    elif view is None:
-        padding = _geometry(node, "padding", 0)
     bias = _arr(node, "bias", 1) if getattr(node, "bias", None) is not None else None
     if bias is None or bias.size != w.shape[0]:
         bias = np.zeros(w.shape[0]) if bias is None or bias.size <= 1 else bias
-    in_view = tuple(view) if view is not None else None
     conv = dict(weight=w, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     def apply(x):
-        y = conv2d(x.reshape(len(x), *(in_view or shape)), w, stride, padding, dilation,
+        y = conv2d(x.reshape(len(x), *(view or shape)), w, stride, padding, dilation,
                    groups) + bias[None, :, None, None]
-        return y if in_view is None else y.reshape(len(x), y.shape[1], y.shape[3])
+        return y if view is None else y.reshape(len(x), y.shape[1], y.shape[3])
 
-    return LinearOp(apply, conv, view=in_view)
+    return LinearOp(apply, conv, view=view)
 
 
 def _pool(average: bool):
@@ -508,7 +507,8 @@ def read_nir(source) -> Network:
     in_shapes = {k: _input_shape(nodes[k], k) for k in inputs}
     in_shape = in_shapes[inputs[0]] if len(inputs) == 1 else \
         (sum(int(np.prod(s)) for s in in_shapes.values()),)
-    offsets = np.cumsum([0] + [int(np.prod(in_shapes[k])) for k in inputs])
+    offset_of = dict(zip(inputs, np.cumsum([0] + [int(np.prod(in_shapes[k])) for k in inputs])
+                         .tolist()))
     for in_name in inputs:
         if preds[in_name]:
             raise FrontendError(
@@ -602,8 +602,8 @@ def read_nir(source) -> Network:
 
     _check_reachable(inputs, outputs, succs, label)
 
-    projections, groups = _fuse_projections(nodes, preds, groups, ops, shapes,
-                                            dict(zip(inputs, offsets[:-1].tolist())), is_neuron)
+    projections, groups = _fuse_projections(nodes, preds, groups, ops, shapes, offset_of,
+                                            is_neuron)
 
     out_groups = []
     for o in outputs:
@@ -632,7 +632,7 @@ def read_nir(source) -> Network:
         # layer-by-layer counts, cost/neurobench.py) without inferring them again
         meta={"source": label,
               "inputs": [{"name": k, "shape": [int(d) for d in in_shapes[k]],
-                          "offset": int(o)} for k, o in zip(inputs, offsets)],
+                          "offset": offset_of[k]} for k in inputs],
               "node_shapes": {k: [int(d) for d in v] for k, v in sorted(shapes.items())},
               "warnings": list(getattr(graph, "_neurocc_warnings", []))},
     )
@@ -796,18 +796,19 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, inputs, is_neuron):
             delay = projection_delays(src, dst, fused, preds, nodes,
                                       {k: ops[k].delay for k in fused
                                        if ops[k].delay is not None}, g.n, n_src)
-            if several and src in inputs and delay is not None:
-                raise UnsupportedError(
-                    f"node '{delay.nodes[0]}' (Delay) delays Input '{src}', one of several "
-                    "Inputs, which share one input projection; put the Delay after the "
-                    "first neuron layer, or merge the inputs into one Input node")
             if several and src in inputs:
-                if g.n * n_input > MAX_EXPANDED_SYNAPSES:
+                if delay is not None:
                     raise UnsupportedError(
-                        f"projection from the Inputs to {dst} would be a {g.n}×{n_input} dense "
-                        "matrix (several Inputs share one input space); merge the inputs into "
-                        "one Input node")
-                joined = np.zeros((g.n, n_input)) if joined is None else joined
+                        f"node '{delay.nodes[0]}' (Delay) delays Input '{src}', one of several "
+                        "Inputs, which share one input projection; put the Delay after the "
+                        "first neuron layer, or merge the inputs into one Input node")
+                if joined is None:
+                    if g.n * n_input > MAX_EXPANDED_SYNAPSES:
+                        raise UnsupportedError(
+                            f"projection from the Inputs to {dst} would be a {g.n}×{n_input} "
+                            "dense matrix (several Inputs share one input space); merge the "
+                            "inputs into one Input node")
+                    joined = np.zeros((g.n, n_input))
                 joined[:, inputs[src]:inputs[src] + n_src] = conn.to_dense()
                 joined_nodes.update(fused)
                 continue

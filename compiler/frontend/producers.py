@@ -59,7 +59,7 @@ def _spyx(graph, dt: float) -> list[str]:
     for name, node in graph.nodes.items():
         if type(node).__name__ not in ("Affine", "Linear"):
             continue
-        (flat,) = preds.get(name, [None])[:1] or [None]
+        flat = (preds.get(name) or [None])[0]
         if flat is None or type(graph.nodes[flat]).__name__ != "Flatten":
             continue
         shape = _shape_into(graph, preds, flat)

@@ -206,8 +206,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
         elif isinstance(m, torch.nn.AvgPool1d):
             # a depthwise Conv1d of 1/k: the chip's shared-kernel connection
-            k, stride, pad = (int(np.ravel(v)[0]) for v in
-                              (m.kernel_size, m.stride or m.kernel_size, m.padding))
+            k, stride, pad = _pool1d(m)
             if m.ceil_mode or (not m.count_include_pad and pad):
                 _refuse(i, m, "ceil_mode or count_include_pad=False with padding change the "
                         "average's divisor per window",
@@ -245,7 +244,8 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
             if not isinstance(prev, (nir.LIF, nir.CubaLIF)):
                 _refuse(i, m, "max pooling is built from spiking neurons as an OR over binary "
                         "spikes, and this one pools non-spike values",
-                        "put MaxPool2d right after a Leaky or Synaptic layer, or use AvgPool2d")
+                        f"put {type(m).__name__} right after a Leaky or Synaptic layer, or use "
+                        f"Avg{type(m).__name__[3:]}")
             one_d = isinstance(m, torch.nn.MaxPool1d)
             if m.ceil_mode or m.return_indices or _pair(m.dilation) != (1, 1) or \
                     len(shape) != (2 if one_d else 3):
@@ -254,8 +254,7 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                         f"use {type(m).__name__}(kernel, stride, padding) after a conv layer")
             channels = shape[0]
             if one_d:
-                k, stride, pad = (int(np.ravel(v)[0]) for v in
-                                  (m.kernel_size, m.stride or m.kernel_size, m.padding))
+                k, stride, pad = _pool1d(m)
                 add(name, nir.Conv1d(input_shape=shape[1], weight=np.ones((channels, 1, k)),
                                      stride=stride, padding=pad, dilation=1, groups=channels,
                                      bias=np.zeros(channels)))
@@ -378,10 +377,7 @@ def traced_chain(module, sample):
             break
         seen.add(id(m))
         step.append(m)
-    counts = {}
-    for m, _, _ in calls:
-        counts[id(m)] = counts.get(id(m), 0) + 1
-    if len(set(counts.values())) > 1 or len(calls) % len(step) or any(
+    if len(calls) % len(step) or any(
             calls[k][0] is not step[k % len(step)] for k in range(len(calls))):
         raise UnsupportedError(
             f"model {name}: its forward does not call the same layers in the same order "
@@ -390,14 +386,11 @@ def traced_chain(module, sample):
     def output(o):
         return o[0] if isinstance(o, tuple) else o
 
-    chain = []
+    chain = [step[0]]
     first_input = calls[0][1][0]
-    for k in range(len(step)):
+    for k in range(1, len(step)):
         m, inp, _ = calls[k]
         got = inp[0] if inp else None
-        if k == 0:
-            chain.append(m)
-            continue
         prev = output(calls[k - 1][2])
         if got is prev:
             chain.append(m)
@@ -441,6 +434,12 @@ def _recurrent(i: int, m, shape: tuple[int, ...]):
     diag = np.broadcast_to(_np(torch_tensor(v)).ravel() if np.size(_np(torch_tensor(v))) > 1
                            else _np(torch_tensor(v)).reshape(1), (n,))
     return nir.Affine(weight=np.diag(diag), bias=np.zeros(n))
+
+
+def _pool1d(m) -> tuple[int, int, int]:
+    """A 1-D pooling layer's (kernel, stride, padding) as numbers (stride None: the kernel)."""
+    return tuple(int(np.ravel(v)[0]) for v in (m.kernel_size, m.stride or m.kernel_size,
+                                               m.padding))
 
 
 def _pair(v) -> tuple[int, int]:
