@@ -23,15 +23,10 @@ activation, as keras-spiking and snntoolbox do. Every figure, with its source, c
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 from neurocc.api.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from neurocc.hw_configs import tomllib
 
 BASELINES = Path(__file__).resolve().parent.parent / "hw_configs" / "baselines" / \
     "conventional.toml"

@@ -523,12 +523,8 @@ def write_calibrated(measurements: str | Path, hw: str | Path, output: str | Pat
 
 
 def _reparse(text: str) -> dict:
-    import sys
+    from neurocc.hw_configs import tomllib
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
     return tomllib.loads(text)
 
 

@@ -189,16 +189,9 @@ def _quality_budgets(metric: str) -> dict[str, Budget]:
                                     f"{metric} on the inputs")}
 
 
-def _toml():
-    try:
-        import tomllib
-    except ImportError:                       # Python < 3.11
-        import tomli as tomllib
-    return tomllib
-
-
 def _read_toml(p: Path, where: str) -> dict:
-    tomllib = _toml()
+    from neurocc.hw_configs import tomllib
+
     if not p.exists():
         raise InputError(f"{where} does not exist; give a TOML file with model, hw and a "
                          "[budgets] table (see neurocc check --help)")
