@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 		rm -rf $(VENV); \
 		$(PYTHON) -m venv $(VENV) || { echo "setup: needs Python 3.10 as '$(PYTHON)' (lava-nc 0.10 does not import on 3.11); try 'pyenv install 3.10'" >&2; exit 2; }; \
 	fi
+	@# A first install needs ~6 GB (torch's CUDA build alone is ~4.6 GB): check before pip
+	@# half-fills the disk and stops with "No space left on device".
+	@if ! $(PY) -c 'import torch' 2>/dev/null; then \
+		free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+		if [ "$$free_kb" -lt 7340032 ]; then \
+			echo "setup: $$((free_kb / 1048576)) GB free on the disk holding $(CURDIR), a first install needs 7 GB (torch alone is ~4.6 GB); free some space and run make again" >&2; \
+			exit 2; \
+		fi; \
+	fi
 	@echo "setup: installing neurocc[dev] with pinned versions (constraints.txt); torch is ~4.6 GB the first time"
 	@# Not quiet: the first setup downloads several GB, and says what (lines already satisfied
 	@# are dropped).
