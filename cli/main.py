@@ -16,7 +16,7 @@
     neurocc --version
 
 Exit status: 0 ok, 2 bad input (file, graph, options, budgets file), 3 does not fit the
-hardware, 1 internal error; ``diff``: 4 when the two backends differ; ``check``: 5 when a
+hardware, 1 internal error; ``diff``: 4 when the two backends differ; ``check``: 1 when a
 budget fails. Errors are one line on stderr; no traceback for user errors.
 """
 
@@ -197,13 +197,9 @@ def cmd_info(a) -> int:
     return 0
 
 
-BUDGET_FAILED = 5
-"""Exit status of ``neurocc check`` when a budget fails (3 when a config does not fit)."""
-
-
 def cmd_check(a) -> int:
     from neurocc.reports.budgets import load_budgets, options_from_args
-    from neurocc.reports.check import failures, render_junit, render_table, run_check
+    from neurocc.reports.check import FAILED, failures, render_junit, render_table, run_check
 
     if a.junit:
         check_writable(a.junit, "the JUnit report")
@@ -228,7 +224,7 @@ def cmd_check(a) -> int:
         failed = failures(out)
         print(f"neurocc: check failed: {len(failed)} of {len(out['results'])} budget(s): "
               + "; ".join(r["message"] for r in failed), file=sys.stderr)
-        return BUDGET_FAILED
+        return FAILED
     return 0
 
 
@@ -366,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neurocc", description="Compile spiking networks (NIR) to Loihi-style "
                 "chips, emulate them bit-exactly, and estimate energy and latency.",
                 epilog="exit status: 0 ok, 1 internal error, 2 bad input, 3 does not fit the "
-                "hardware, 4 diff: the backends differ, 5 check: a budget failed")
+                "hardware, 4 diff: the backends differ; check: 1 a budget failed")
     p.add_argument("--version", action="version", version=f"neurocc {__version__}",
                    help="print the version and exit")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="COMMAND")
@@ -532,12 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
     ze.set_defaults(fn=cmd_zoo_export)
 
     k = sub.add_parser("check", help="CI guard: check accuracy, energy, latency and size "
-                       "budgets (exit 0 pass, 5 fail)",
+                       "budgets (exit 0 pass, 1 fail)",
                        description="Compile the model for each hw config, run the emulator on "
                        "the inputs and check every budget. Budgets come from options, a "
                        "BUDGETS.toml and the [tool.neurocc] table of the nearest pyproject.toml "
                        "(searched from the current directory upward), merged key by key: "
-                       "options > budgets file > pyproject.toml. Exit status: 0 all pass, 5 a "
+                       "options > budgets file > pyproject.toml. Exit status: 0 all pass, 1 a "
                        "budget fails, 3 a config does not fit, 2 bad budgets.",
                        epilog="examples:\n  neurocc check                      # [tool.neurocc] "
                        "in pyproject.toml\n  neurocc check ci.toml --junit out.xml\n  neurocc "

@@ -26,9 +26,11 @@ from neurocc.reports.budgets import (
     parse_budgets,
 )
 
-PASSED, FAILED, NOT_FIT = 0, 5, 3
+PASSED, FAILED, NOT_FIT = 0, 1, 3
 """Exit status of ``neurocc check``: every budget passed; a budget failed; a hardware
-config does not fit the network (takes precedence over a failed budget)."""
+config does not fit the network (takes precedence over a failed budget). A failed budget is
+1 as the CLI contract (ARCHITECTURE.md) has it, like a linter's or a test runner's: a CI job
+fails on it, and an internal error (also 1) says "internal error" instead of the table."""
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -132,7 +134,7 @@ def _measure(spec: CheckSpec, hw: str, x, targets) -> dict:
 def run_check(spec: CheckSpec | str | Path) -> dict:
     """Compile for every config, run the emulator, evaluate every budget.
 
-    Returns ``passed``, ``exit_code`` (0, 3 or 5), ``name``, ``budgets_file``, ``model``,
+    Returns ``passed``, ``exit_code`` (0, 1 or 3), ``name``, ``budgets_file``, ``model``,
     ``samples``, ``steps``, ``configs`` (per config: ``hw``, ``fits``, ``error``, ``measured``,
     times) and ``results`` (per config and budget: ``hw``, ``budget``, ``quantity``, ``kind``,
     ``limit``, ``measured``, ``unit``, ``status`` pass/fail/error, ``margin``, ``margin_rel``,

@@ -1,4 +1,4 @@
-"""``neurocc check``: the CI guard. Budgets files, exit codes (0 pass, 5 a budget fails,
+"""``neurocc check``: the CI guard. Budgets files, exit codes (0 pass, 1 a budget fails,
 3 does not fit, 2 bad budgets file), the table and the JUnit XML CI servers read."""
 
 import json
@@ -76,15 +76,15 @@ def test_generous_budgets_pass_with_a_junit_report(tmp_path):
         "emulator_vs_reference_rel_l1_max"}
 
 
-def test_a_too_tight_budget_fails_with_exit_5_and_says_measured_and_limit(tmp_path):
+def test_a_too_tight_budget_fails_with_exit_1_and_says_measured_and_limit(tmp_path):
     b = write(tmp_path / "tight.toml", 'model = "digits"\nhw = "loihi2"\nsamples = 8\n\n'
               "[budgets]\naccuracy_min = 0.1\nenergy_per_inference_j_max = 1e-12\n")
     code, out, err = neurocc_cli("check", b, "--junit", tmp_path / "j.xml", "--json")
-    assert code == 5, err
+    assert code == 1, err
     line = one_line(err, "neurocc: check failed: ")
     assert "energy_per_inference_j_max" in line and "accuracy_min" not in line
     rep = json.loads(out)
-    assert rep["passed"] is False and rep["exit_code"] == 5
+    assert rep["passed"] is False and rep["exit_code"] == 1
     (bad,) = [r for r in rep["results"] if r["status"] == "fail"]
     assert bad["budget"] == "energy_per_inference_j_max" and bad["margin"] < 0
     assert bad["measured"] > bad["limit"] == 1e-12

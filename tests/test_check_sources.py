@@ -3,9 +3,11 @@ nearest pyproject.toml, merged (options > file > pyproject); every budget says w
 from; bad keys and types are one line naming the key, the file and the fix; the README's CI
 job runs as written."""
 
+import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -95,7 +97,7 @@ def test_options_beat_the_file_which_beats_pyproject(project, monkeypatch):
 def test_the_table_and_json_say_where_each_budget_came_from(project):
     root, sub = project
     code, out, err = cli("check", "--cores-max", "1", "--json", cwd=sub)
-    assert code == 5, err
+    assert code == 1, err
     rep = json.loads(out)
     src = {r["budget"]: r["source"] for r in rep["results"]}
     assert src == {"cores_max": "--cores-max", "chips_max": "pyproject.toml",
@@ -166,7 +168,7 @@ def test_a_file_key_of_the_wrong_type_names_the_file_not_pyproject(project):
         load_budgets(sub / "ci.toml", cwd=sub)
 
 
-def _readme_ci() -> tuple[str, list[str]]:
+def _readme_ci() -> tuple[str, str, list[str]]:
     block = re.search(r"<!-- ci:start -->\n(.*?)<!-- ci:end -->", README.read_text(), re.S)[1]
     block = textwrap.dedent(block)
     toml = re.search(r"```toml\n(.*?)```", block, re.S)[1]
@@ -176,22 +178,46 @@ def _readme_ci() -> tuple[str, list[str]]:
     steps = yaml.safe_load(yaml_text)["jobs"]["neurocc-check"]["steps"]
     runs = [s["run"] for s in steps if "run" in s]
     assert runs[0].startswith("pip install"), runs
-    return toml, runs[1:]
+    return toml, runs[0], runs[1:]
+
+
+def _install_as_the_snippet_does(install: str, target: Path) -> None:
+    """The snippet's install line with its one placeholder, the repository's URL, pointed at
+    this checkout: neurocc is built from git (the committed tree, as a CI runner gets it;
+    the directory itself when there is no .git) into ``target``, without its dependencies,
+    which this environment has, and without the network."""
+    reqs = shlex.split(install)[2:]
+    url = "git+https://github.com/OWNER/neurocc"
+    assert reqs[0] == f"neurocc @ {url}", install
+    for other in reqs[1:]:                   # the rest must be what this environment has
+        assert importlib.util.find_spec({"scikit-learn": "sklearn"}.get(other, other)), other
+    src = f"git+file://{ROOT}" if (ROOT / ".git").exists() else str(ROOT)
+    p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                        "--no-build-isolation", "--target", str(target), src],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
 
 
 def test_readme_ci_job_runs_verbatim_and_fails_on_a_breach(tmp_path):
-    toml, commands = _readme_ci()
-    (tmp_path / "pyproject.toml").write_text(toml)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}"}
+    toml, install, commands = _readme_ci()
+    site = tmp_path / "site"
+    _install_as_the_snippet_does(install, site)
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "pyproject.toml").write_text(toml)
+    env = {**os.environ, "PYTHONPATH": str(site),        # the installed copy, not this tree
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    where = subprocess.run([sys.executable, "-c", "import neurocc; print(neurocc.__file__)"],
+                           cwd=job, env=env, capture_output=True, text=True, timeout=60)
+    assert Path(where.stdout.strip()).is_relative_to(site), where
     for c in commands:                       # everything after the install, as written
-        p = subprocess.run(["bash", "-ec", c], cwd=tmp_path, env=env, capture_output=True,
+        p = subprocess.run(["bash", "-ec", c], cwd=job, env=env, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, (c, p.stdout, p.stderr)
-    root = ET.parse(tmp_path / "neurocc-check.xml").getroot()
+    root = ET.parse(job / "neurocc-check.xml").getroot()
     assert root.get("failures") == "0" and int(root.get("tests")) == 12
-    # the same job with a budget the model breaks fails with exit 5, naming it
-    (tmp_path / "pyproject.toml").write_text(toml.replace("cores_max = 4", "cores_max = 1"))
-    p = subprocess.run(["bash", "-ec", commands[0]], cwd=tmp_path, env=env,
+    # the same job with a budget the model breaks fails with exit 1, naming it
+    (job / "pyproject.toml").write_text(toml.replace("cores_max = 4", "cores_max = 1"))
+    p = subprocess.run(["bash", "-ec", commands[0]], cwd=job, env=env,
                        capture_output=True, text=True, timeout=300)
-    assert p.returncode == 5 and "cores_max" in p.stderr
+    assert p.returncode == 1 and "cores_max" in p.stderr
