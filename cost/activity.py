@@ -6,9 +6,11 @@ latency are computed from one definition whatever ran the network:
 - spikes: neurons that fired;
 - synaptic ops: each spike (or nonzero graded input) × the nonzero synapses it drives
   (NeuroBench's *effective* operations; a MAC counts as one);
-- neuron updates: every neuron every step is accessed; it is *active* in a step where it
-  receives at least one synaptic event, has a bias, or its membrane was nonzero (SANA-FE's
-  rule);
+- neuron updates: every neuron every step is accessed; it is *active* in a step where a
+  synaptic event is delivered to it (integrated that step: sent the step before, plus the
+  synapse's delay), it has a bias, or its membrane was nonzero before the step (SANA-FE's
+  rule: its soma sees the dendrite's current the step after the message, so an event sent
+  in a run's last step updates nothing);
 - messages: one per spike and destination core (a neuron's output axons), with their router
   hops and chip crossings from the placement's routes (``compiler/passes/route.py``); input spikes
   enter at the config's ``mesh.input_core``.
@@ -18,8 +20,9 @@ projection's synaptic delay: the chip (a ring buffer of dendritic accumulators, 
 Patiño-Saucedo et al. 2024, arXiv:2404.10597) and Lava's ``DelayDense`` (which computes every
 delay's sum on the step the spike comes in) do a synapse's work when the spike reaches the
 core and only hold the result back, so a delayed spike whose delivery would fall after the
-run's last step is counted too. Per-step work is kept per core, and messages per link, per
-sample; ``cost/latency.py`` turns them into time.
+run's last step is counted too. The neuron update it causes falls on the delivery step, as in
+the soma. Per-step work is kept per core, and messages per link, per sample;
+``cost/latency.py`` turns them into time.
 """
 
 from __future__ import annotations
@@ -201,13 +204,22 @@ def _plan(program, routes: Routes) -> dict:
         off = routes.index.offset(src)
         pairs[src] = (idx, dst, routes.src_core[off + idx])
     mesh = routes.mesh
+    ops = {p.name: _Pattern(p.conn, slices[p.dst], n_cores) for p in program.projections}
+    # Per projection: (steps from sending to delivery, the synapses delivered then).
+    arrive = {p.name: [(1, ops[p.name])] if p.delay is None else
+              [(1 + k, _Pattern(c, slices[p.dst], n_cores)) for k, c in p.delay.classes(p.conn)]
+              for p in program.projections}
+    horizon = {g.name: 1 for g in program.groups}      # the farthest delivery into a group
+    for p in program.projections:
+        horizon[p.dst] = max(horizon[p.dst], *(k for k, _ in arrive[p.name]))
     plan = {"n_cores": n_cores, "slice_at": slice_at, "slices": slices,
             "neurons_of": neurons_of,
             "neurons_per_core": neurons_per_core, "pairs": pairs, "mesh": mesh,
             "msgs": {k: _counts(v) for k, v in routes.msgs.items()},
             "route_s": {k: _ranks(v) for k, v in routes.longest_s.items()},
-            "ops": {p.name: _Pattern(p.conn, slices[p.dst], n_cores)
-                    for p in program.projections},
+            "ops": ops,
+            "arrive": arrive,
+            "horizon": horizon,
             "kind": {p.name: p.conn.kind for p in program.projections},
             "biased": {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups},
             "all_biased": {g.name: bool(np.all(np.asarray(g.bias_mant) != 0))
@@ -280,7 +292,7 @@ def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, ro
                     t_active, t_spikes, t_msgs_out, route_t):
     """One source's per-(row, core) work of a block, in place on ``work`` ``(R, cores,
     terms)`` and ``route_t`` ``(R,)``: active neuron updates (``t_active`` ≥ 0: biased, or
-    an event arrived, or the membrane was live), spikes (``t_spikes`` ≥ 0), messages sent,
+    an event was delivered, or the membrane was live), spikes (``t_spikes`` ≥ 0), messages sent,
     and the longest route of the row's spikes. Returns the active updates counted."""
     R = ev.shape[0]
     on_total = 0
@@ -416,6 +428,10 @@ class ActivityCounter:
         self.step_parts: list[np.ndarray] = []
         self.seconds = seconds_per_event(hw)
         self.input_per_channel = np.zeros(program.n_inputs)
+        # Deliveries past the last counted step, per group: (horizon, B) "every neuron" rows
+        # and (horizon, B, n) per-neuron masks (None: none yet).
+        self.due = {n: (np.zeros((self.horizon[n], batch), np.bool_), None)
+                    for n in self.names}
 
     def _per_core(self, values: np.ndarray, src: str) -> np.ndarray:
         """(R, n) → (R, n_cores) sums by the core each neuron sits on (slices are
@@ -471,8 +487,18 @@ class ActivityCounter:
         # This block's events per row (step, sample) and core, one column per CORE_TERMS entry.
         work = np.zeros((R, self.n_cores, len(CORE_TERMS)))
         work[:, :, _TERM["neurons"]] = self.neurons_per_core[None, :]
-        received = {n: None for n in self.names}      # (R, n) bool: an event arrived
-        anyin = {n: np.zeros(R, dtype=bool) for n in self.names}  # ... at every neuron
+        # Synaptic events delivered (integrated) in this block's steps and the next ones:
+        # (T + horizon, B) rows where every neuron gets one, (T + horizon, B, n) where some do.
+        every = {}
+        some = {}
+        for n in self.names:
+            ahead, masks = self.due[n]
+            every[n] = np.zeros((T + len(ahead), B), np.bool_)
+            every[n][:len(ahead)] = ahead
+            some[n] = None
+            if masks is not None:
+                some[n] = np.zeros((T + len(ahead), B, self.sizes[n]), np.bool_)
+                some[n][:len(ahead)] = masks
         for p in self.prog.projections:
             c = counts[p.src]
             if not c.any():
@@ -483,18 +509,30 @@ class ActivityCounter:
                 r = pat.full(ev(p.src))
                 self.synops[p.name] += float(r.sum(dtype=np.float64))
                 work[:, :, col] += self._per_core(r, p.dst)
-                got = r > 0
             else:
                 per_core = ev(p.src) @ pat.fan
                 self.synops[p.name] += float(per_core.sum(dtype=np.float64))
                 work[:, :, col] += per_core
-                # a layer whose neurons all have a bias is updated every step anyway
-                got = None if self.all_biased[p.dst] else \
-                    pat.received(ev(p.src), c, bits[p.src])
-            if got is None:
-                anyin[p.dst] |= c > 0
-            else:
-                received[p.dst] = got if received[p.dst] is None else received[p.dst] | got
+            if self.all_biased[p.dst]:      # updated every step anyway
+                continue
+            for k, q in self.arrive[p.name]:
+                if q.full is not None:
+                    got = (r if q is pat else q.full(ev(p.src))) > 0
+                else:
+                    got = q.received(ev(p.src), c, bits[p.src])
+                if got is None:             # every neuron of every row with an event
+                    every[p.dst][k:k + T] |= (c > 0).reshape(T, B)
+                    continue
+                if some[p.dst] is None:
+                    some[p.dst] = np.zeros((T + self.horizon[p.dst], B, self.sizes[p.dst]),
+                                           np.bool_)
+                some[p.dst][k:k + T] |= got.reshape(T, B, -1)
+        anyin, received = {}, {}
+        for n in self.names:
+            anyin[n] = every[n][:T].reshape(R)
+            received[n] = None if some[n] is None else some[n][:T].reshape(R, -1)
+            self.due[n] = (every[n][T:].copy(), None if some[n] is None or
+                           not some[n][T:].any() else some[n][T:].copy())
         route_t = np.zeros(R)
         links = np.zeros((R, len(self.used_links)))
         none = np.zeros((0, 0), np.bool_)

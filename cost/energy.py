@@ -9,7 +9,8 @@ Hops and crossings follow the placement's dimension-order routes
 (``compiler/passes/route.py``): a message's tile hops (east-west, north-south) and its
 chip-to-chip crossings are separate events with separate energies. A neuron is *active*
 (charged ``E_update``) in a step where its membrane was nonzero before the step, a synaptic
-event arrived, or its bias is nonzero: SANA-FE's rule, with which the access/update split
+event is delivered to it (sent the step before, plus the synapse's delay: the step the soma
+integrates it), or its bias is nonzero: SANA-FE's rule, with which the access/update split
 was calibrated.
 
 One inference is one sample run for all its steps (input steps plus the drain); its latency
@@ -38,8 +39,9 @@ ASSUMPTIONS = (
     "message route + the barrier for the tiles in use (several chips: the same table at "
     "their total tiles, no published multi-chip figure)",
     "every neuron is accessed every step; it is 'active' (update energy) in a step where its "
-    "membrane was nonzero before the step, a synaptic event arrived, or its bias is nonzero "
-    "(SANA-FE's rule); backends that do not trace the membrane give a lower bound",
+    "membrane was nonzero before the step, a synaptic event is delivered to it (sent the "
+    "step before, plus any synaptic delay), or its bias is nonzero (SANA-FE's rule); "
+    "backends that do not trace the membrane give a lower bound",
     "one message per spike and destination core; dimension-order (x then y) routing over "
     "the tiles of all chips; a step between chips is a chip crossing, not a tile hop",
     "input spikes enter the mesh at the config's mesh.input_core (host link not modelled)",
