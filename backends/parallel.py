@@ -71,11 +71,12 @@ def run_local(job, parts: list, chunks: int) -> list:
         return list(ex.map(job, parts))
 
 
-def run_on_cluster(scheduler, fn, program, parts_for, **kwargs) -> list:
+def run_on_cluster(scheduler, fn, program, parts_for, on_done=None, **kwargs) -> list:
     """``fn(program, part, **kwargs)`` for every part of ``parts_for(chunks)`` on a Dask
-    cluster (one chunk per worker thread), results in order."""
+    cluster (one chunk per worker thread), results in order; ``on_done(part)`` as each
+    chunk finishes (a progress bar)."""
     try:
-        from distributed import Client
+        from distributed import Client, as_completed
     except ImportError:
         raise BackendUnavailable(
             "running on a Dask cluster needs dask.distributed; install it with "
@@ -90,8 +91,12 @@ def run_on_cluster(scheduler, fn, program, parts_for, **kwargs) -> list:
         workers = client.scheduler_info()["workers"].values()
         threads = max(1, sum(int(w.get("nthreads", 1)) for w in workers))
         prog = client.scatter(program, broadcast=True)
-        futures = [client.submit(fn, prog, p, pure=False, **kwargs)
-                   for p in parts_for(threads)]
+        parts = parts_for(threads)
+        futures = [client.submit(fn, prog, p, pure=False, **kwargs) for p in parts]
+        if on_done is not None:
+            part_of = {f.key: p for f, p in zip(futures, parts)}
+            for f in as_completed(futures):
+                on_done(part_of[f.key])
         return client.gather(futures)
     finally:
         if own:

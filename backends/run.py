@@ -222,7 +222,8 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     ``progress``: a bar of samples done on stderr (``reports/progress.py``: on a terminal
     only, never with ``False`` or the CLI's ``--quiet``), for local emulator and reference
     runs large enough to chunk (``parallel.MIN_NEURON_STEPS``); the samples are then cut
-    into up to ``PROGRESS_PARTS`` chunks of at least that size, so the bar moves.
+    into up to ``PROGRESS_PARTS`` chunks of at least that size, so the bar moves. On a Dask
+    cluster the bar moves as each worker's chunk comes back.
     """
     if record not in RECORDS:
         raise NeuroccError(f"record must be one of {', '.join(RECORDS)}, got {record!r}")
@@ -247,9 +248,13 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
                     for i in parallel.split(batch, min(n, batch))]
 
         name = backend if isinstance(backend, str) else be.name
-        chunks = parallel.run_on_cluster(scheduler, _remote_chunk, program, parts_for,
-                                         backend=name, options=options, drain=drain,
-                                         record_state=record_state, keep=keep)
+        with Progress(batch, f"run {be.name} on the cluster", progress,
+                      unit="samples") as bar:
+            chunks = parallel.run_on_cluster(scheduler, _remote_chunk, program, parts_for,
+                                             on_done=lambda part: bar.update(
+                                                 part[0].shape[1]),
+                                             backend=name, options=options, drain=drain,
+                                             record_state=record_state, keep=keep)
     else:
         n = parallel.plan_chunks(batch, neuron_steps, workers) if chunkable else 1
         if n > 1:

@@ -79,32 +79,18 @@ def _json_out(obj) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def _pass_progress():
-    """A compile callback printing each pass and its time on stderr (terminals only)."""
-    import time
-
-    clock = [time.perf_counter(), True]
-
-    def done(p, state):
-        now = time.perf_counter()
-        label = f"read + {p.name}" if clock[1] else p.name
-        print(f"compile: {label:<22} {now - clock[0]:7.2f} s", file=sys.stderr, flush=True)
-        clock[0], clock[1] = now, False
-
-    return done
-
-
 def cmd_compile(a) -> int:
     import neurocc
     from neurocc.compiler.ir import GradedInput
+    from neurocc.reports.progress import PassClock
     from neurocc.reports.summary import render_summary
 
     check_writable(a.output, "the program")
     enc = GradedInput(max=a.graded_input) if a.graded_input is not None else None
-    show = not a.quiet and sys.stderr.isatty()
-    prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
-                           callback=_pass_progress() if show else None, steps=a.steps,
-                           producer=a.producer)
+    with PassClock(not a.quiet) as clock:
+        prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
+                               callback=clock if clock.enabled else None, steps=a.steps,
+                               producer=a.producer)
     prog.save(a.output)
     summary = prog.info(detail=False)
     summary["program"] = str(a.output)

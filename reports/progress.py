@@ -116,4 +116,64 @@ class Progress:
         self.close()
 
 
-__all__ = ["ENV", "Progress", "enabled", "set_quiet"]
+class PassClock:
+    """A compile callback (``Pipeline.run``): one line per compiler pass on stderr, ``compile:
+    <pass> <seconds>``, and while a pass runs the same line redrawn every ``tick_s`` with the
+    time so far, so a pass of a minute on a large network is seen to be working. The frontend
+    (reading the model) is timed with the first pass. Drawn only when ``enabled()``."""
+
+    def __init__(self, enabled: bool | None = True, tick_s: float = 0.5):
+        self.enabled = globals()["enabled"](enabled)
+        self.tick_s = tick_s
+        self.t_pass = time.perf_counter()
+        self.label, self.first, self._open, self._idle = "read", True, False, False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        if self.enabled:
+            self._ticker.start()
+
+    def started(self, p) -> None:
+        with self._lock:
+            self.label = f"read + {p.name}" if self.first else p.name
+            self._idle = False
+            if not self.first:
+                self.t_pass = time.perf_counter()
+
+    def _line(self, end: str) -> None:
+        sys.stderr.write(f"\rcompile: {self.label:<22} "
+                         f"{time.perf_counter() - self.t_pass:7.2f} s{end}")
+        sys.stderr.flush()
+        self._open = not end
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            with self._lock:
+                if not self._idle:
+                    self._line("")
+
+    def __call__(self, p, state) -> None:
+        with self._lock:
+            if self.enabled:
+                self._line("\n")
+            self.first, self._idle = False, True
+
+    def close(self) -> None:
+        """Stop the ticker, and end its line if a pass stopped (an error) mid-line."""
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join()
+        with self._lock:
+            if self._open:
+                sys.stderr.write("\n")
+                sys.stderr.flush()
+                self._open = False
+
+    def __enter__(self) -> PassClock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["ENV", "PassClock", "Progress", "enabled", "set_quiet"]

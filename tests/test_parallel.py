@@ -73,9 +73,10 @@ def test_unreachable_scheduler_is_a_clear_error(monkeypatch):
         run(prog, random_input(2, prog, 3, 2), scheduler="tcp://127.0.0.1:1")
 
 
-def test_chunks_on_a_dask_cluster_equal_one_process():
+def test_chunks_on_a_dask_cluster_equal_one_process(monkeypatch, capsys):
     """A LocalCluster of two worker processes (so the program and the chunks really travel
-    by pickle), addressed like a remote scheduler."""
+    by pickle), addressed like a remote scheduler; a forced progress bar counts the samples
+    as the workers' chunks come back."""
     distributed = pytest.importorskip("distributed")
     x, _ = data.test_inputs()
     x = x[:, :40]
@@ -86,7 +87,14 @@ def test_chunks_on_a_dask_cluster_equal_one_process():
                                   dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")
-        assert_same_run(run(prog, x, workers=1), run(prog, x, scheduler=address))
+        one = run(prog, x, workers=1)
+        monkeypatch.setenv("NEUROCC_PROGRESS", "1")
+        capsys.readouterr()
+        assert_same_run(one, run(prog, x, scheduler=address))
+        err = capsys.readouterr().err
+        assert "run emulator on the cluster" in err and "40/40 samples" in err, err
+        assert err.count("/40 samples") >= 2 and err.endswith("\n")   # drawn, then done
+        monkeypatch.delenv("NEUROCC_PROGRESS")
         with distributed.Client(address) as client:          # or a client of one's own
             assert_same_run(run(rec, xr, workers=1), run(rec, xr, scheduler=client))
 

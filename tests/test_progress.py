@@ -15,7 +15,7 @@ import pytest
 import neurocc
 from neurocc.models import zoo
 from neurocc.reports import progress
-from neurocc.reports.progress import Progress
+from neurocc.reports.progress import PassClock, Progress
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +112,52 @@ def test_progress_rules(monkeypatch, capsys):
     assert progress.enabled(True) is False
     monkeypatch.delenv(progress.ENV)
     assert progress.enabled() is False                               # captured: not a tty
+    assert capsys.readouterr().err == ""
+
+
+def test_a_terminal_sees_every_compiler_pass_with_its_time(digits):
+    d, _, _ = digits
+    code, out, err = run_on_pty(["compile", zoo.get("digits").NIR_PATH, "--hw", "loihi2",
+                                 "-o", "p.neurocc"], d)
+    assert code == 0, err
+    from neurocc.compiler.passes.base import CompileOptions
+    from neurocc.compiler.pipeline import default_pipeline
+    from neurocc.hw_configs import load_hw
+
+    names = default_pipeline(load_hw("loihi2"), CompileOptions()).names
+    lines = [ln.rsplit("\r", 1)[-1] for ln in err.replace("\r\n", "\n").split("\n")]
+    done = [ln.split()[1:-2] for ln in lines if ln.startswith("compile: ")]
+    assert done == [["read", "+", names[0]]] + [[n] for n in names[1:]], err
+    code, out, err = run_on_pty(["compile", zoo.get("digits").NIR_PATH, "--hw", "loihi2",
+                                 "-o", "q.neurocc", "--quiet"], d)
+    assert code == 0 and "compile:" not in err
+
+
+def test_a_long_pass_is_redrawn_while_it_runs(monkeypatch, capsys):
+    """The compile clock ticks through a pass (here 0.3 s, ticks every 0.05 s), ends each
+    pass's line, draws nothing between passes, and ends a line an error left open."""
+    import time
+    from types import SimpleNamespace
+
+    monkeypatch.setenv(progress.ENV, "1")
+    slow, quick = SimpleNamespace(name="quantize"), SimpleNamespace(name="route")
+    with PassClock(tick_s=0.05) as clock:
+        clock.started(slow)
+        time.sleep(0.3)
+        clock(slow, None)
+        time.sleep(0.2)                                  # between passes: nothing drawn
+        clock.started(quick)
+        time.sleep(0.12)
+    err = capsys.readouterr().err
+    first, rest = err.split("\n", 1)
+    ticks = first.split("\r")[1:]
+    assert len(ticks) >= 4 and all("read + quantize" in t for t in ticks), err
+    times = [float(t.split()[-2]) for t in ticks]
+    assert times == sorted(times) and times[-1] >= 0.3
+    assert rest.strip("\r").startswith("compile: route") and rest.endswith("\n")
+    with PassClock(enabled=False) as off:
+        off.started(slow)
+        time.sleep(0.1)
     assert capsys.readouterr().err == ""
 
 

@@ -75,7 +75,12 @@ class Pipeline:
     passes: tuple[Pass, ...]
 
     def run(self, state: CompileState, callback: Callback | None = None) -> CompileState:
+        """A callback with a ``started(pass)`` attribute also hears of each pass before it
+        runs (a progress line that ticks through a long pass)."""
+        started = getattr(callback, "started", None)
         for p in self.passes:
+            if started is not None:
+                started(p)
             state = p.run(state)
             if callback is not None:
                 callback(p, state)
