@@ -7,7 +7,11 @@ layer; energy per inference, dynamic and static apart, per term, per layer and p
 core/chip map with the utilisation of every per-core resource; latency per step (the two
 chains of a core side by side versus their serial sum) and the busiest core; quantization
 errors and float-reference versus fixed-point agreement per layer; accuracy when labels are
-given; every hardware constant with its unit and source, assumptions flagged.
+given; every hardware constant with its unit and source, assumptions flagged. With
+``baseline=True`` (``--baseline``) a section puts the SNN's energy per inference beside the
+same network run as an ANN (``cost/baseline.py``): fp32 and int8 arithmetic (Horowitz 2014),
+CPU and GPU whole systems (Degnan 2016), the MAC and synaptic-event counts, every figure
+with its source and the comparison's pitfalls, all labelled as estimates.
 
 ``--png DIR`` writes the figures alone: rendered to PNG with headless Chromium when one is
 installed, else as standalone ``.svg`` files (and says so).
@@ -219,9 +223,11 @@ def _hw_constants(hw) -> list[dict]:
     return out
 
 
-def build_report(program, x, labels=None, backend: str = "emulator") -> dict:
+def build_report(program, x, labels=None, backend: str = "emulator",
+                 baseline: bool = False) -> dict:
     """Run ``x`` on ``backend`` (and the float reference, and the emulator when ``backend``
-    is the reference) and compute every number the HTML report shows."""
+    is the reference) and compute every number the HTML report shows; ``baseline`` adds
+    the ANN baseline to the run report (``run["ann_baseline"]``, as ``run --baseline``)."""
     from neurocc.api.jsonable import jsonable
     from neurocc.backends.run import check_axes
 
@@ -231,7 +237,7 @@ def build_report(program, x, labels=None, backend: str = "emulator") -> dict:
     main = program.run(x, backend=backend, record="all")     # rasters need every layer
     y = _check_labels(labels, main.batch)
     fixed, ref = _fixed_and_reference(program, x, backend, main)
-    rep = main.to_dict()
+    rep = main.to_dict(baseline=baseline)
     info = program.info(detail=True)
     hw = program.hw
     m = hw.mesh
@@ -561,6 +567,27 @@ def chip_map_figure(mesh: dict, per_core: list[dict]) -> Svg:
     return svg
 
 
+def baseline_figures(b: dict | None) -> list[Svg]:
+    """The ANN baseline's two charts, each comparing like with like: the SNN's dynamic energy
+    with the per-operation rows (no static power in either), its total with the
+    whole-system rows (static power in both). No figure when the run has no baseline."""
+    if not b or not b.get("available"):
+        return []
+    snn, rows = b["snn"], b["platforms"]
+    out = []
+    for fig_id, title, snn_key, snn_label, static in (
+            ("fig-baseline-ops", "Energy per inference, no static power: SNN dynamic vs ANN "
+             "per operation", "dynamic_j", "SNN dynamic", False),
+            ("fig-baseline-system", "Energy per inference, static power included: SNN total "
+             "vs ANN whole system", "total_j", "SNN total", True)):
+        ks = [k for k in rows if rows[k]["includes_static"] == static]
+        out.append(bar_chart(fig_id, title, [snn_label] + [BASELINE_SHORT.get(k, k) for k in ks],
+                             {"energy": [snn[snn_key]] + [rows[k]["energy_j"] for k in ks]},
+                             unit="J", note="estimates from published per-operation and "
+                             "whole-system figures (sources in the table below)"))
+    return out
+
+
 def figures(data: dict) -> list[Svg]:
     """Every figure of the report, in order."""
     from neurocc.reports.summary import RESOURCES
@@ -595,6 +622,7 @@ def figures(data: dict) -> list[Svg]:
                                 f"{len(en['by_core'])}" if len(cores) < len(en["by_core"])
                                 else "") + "core events only; hops, crossings and static "
                           "power are spent off the cores"))
+    figs.extend(baseline_figures(data["run"].get("ann_baseline")))
     pc = data["info"].get("per_core", [])
     figs.append(chip_map_figure(data["mesh"], pc))
     top = sorted(pc, key=lambda r: -max(r[f"{k}_pct"] for k, _ in RESOURCES))[:BAR_ROWS]
@@ -663,6 +691,17 @@ document.body.setAttribute('data-figures',out.join(' '));}
 measure();window.addEventListener('load',measure);})();
 """
 
+BASELINE_SECTION = ("baseline", "ANN baseline")
+"""Shown after "energy" when the run carries the ANN baseline (``build_report(baseline=True)``,
+``neurocc report --baseline``)."""
+BASELINE_LABELS = {
+    "fp32_horowitz": "ANN, fp32 arithmetic + SRAM (Horowitz 2014, 45 nm)",
+    "int8_accelerator_horowitz": "ANN, int8 accelerator: int8 x int32 + SRAM (Horowitz 2014)",
+    "cpu_whole_system": "ANN, CPU whole system (Degnan 2016, i7)",
+    "gpu_whole_system": "ANN, GPU whole system (Degnan 2016, Titan Black, full throughput)"}
+BASELINE_SHORT = {"fp32_horowitz": "ANN fp32", "int8_accelerator_horowitz": "ANN int8 accel.",
+                  "cpu_whole_system": "ANN on CPU", "gpu_whole_system": "ANN on GPU"}
+
 SECTIONS = (("activity", "Spikes and firing rates"), ("energy", "Energy"),
             ("mapping", "Cores and chips"), ("latency", "Latency"),
             ("quantization", "Quantization and agreement"), ("accuracy", "Accuracy"),
@@ -730,6 +769,71 @@ def _section_energy(d, figs) -> str:
             + figs["fig-energy-cores"]
             + "<h3>Events and energy per inference per core</h3>"
             + _table(core_head, core_rows))
+
+
+def _section_baseline(d, figs) -> str:
+    b = d["run"]["ann_baseline"]
+    if not b.get("available"):
+        return f'<p class="flag">ANN baseline not available: {_esc(b["reason"])}.</p>'
+    a, snn, rows = b["ann"], b["snn"], b["platforms"]      # a report always has its run
+    head = ('<p><span class="flag">Estimates, not measurements:</span> the same network as a '
+            "non-spiking ANN, one pass per inference, costed with published figures; neurocc's "
+            "SNN energy beside it is itself an estimate from counted events.</p>"
+            f'<p class="note">MACs: {_esc(b["convention"])}. Per-operation rows (Horowitz) are '
+            "arithmetic plus a lower bound on memory traffic and no static power: compare them "
+            "with the SNN's dynamic energy. Whole-system rows (Degnan) include static power: "
+            "compare them with the SNN's total.</p>")
+    stats = ('<div class="stats">' + _stat("SNN dynamic per inference", snn["dynamic_j"], "J")
+             + _stat("SNN total per inference", snn["total_j"], "J")
+             + _stat("SNN synaptic events per inference", snn["synaptic_ops_per_inference"])
+             + _stat("ANN MACs per inference", a["macs"])
+             + _stat("synaptic events / MAC", b["synops_over_ann_macs"]) + "</div>")
+    empty = ["<td></td>"] * 3
+    prow = [[f"<td>SNN on {_esc(snn['hw'])}, dynamic (neurocc)</td>",
+             _td(snn["dynamic_j"], "J"), *empty, "<td>no</td>", *empty[:2],
+             "<td>counted events x the hardware config's per-event constants</td>"],
+            [f"<td>SNN on {_esc(snn['hw'])}, total with static power</td>",
+             _td(snn["total_j"], "J"), *empty, "<td>yes</td>", *empty[:2],
+             "<td>dynamic + static power x chips x latency (static power is an assumption "
+             "on Loihi 2)</td>"]]
+    for k, r in rows.items():
+        cmp_to = "total" if r["includes_static"] else "dynamic"
+        prow.append([f"<td>{_esc(BASELINE_LABELS.get(k, k))}</td>", _td(r["energy_j"], "J"),
+                     _td(r.get("arithmetic_j"), "J"), _td(r.get("memory_j"), "J"),
+                     _td(r["per_mac_j"], "J"), f"<td>{'yes' if r['includes_static'] else 'no'}"
+                     f"</td><td>SNN {cmp_to}</td>", _td(b["ann_over_snn"][k][f"vs_{cmp_to}"]),
+                     f"<td>{_esc(r['what'])}</td>"])
+    work = [["<td>MACs per inference (ANN, one pass)</td>", _td(a["macs"])],
+            ["<td>parameters (ANN weights and biases)</td>", _td(a["params"])],
+            ["<td>activations per inference (ANN layer outputs)</td>", _td(a["activations"])],
+            ["<td>synaptic events per inference (SNN, counted on the chip's fused "
+             "projections)</td>", _td(snn["synaptic_ops_per_inference"])],
+            ["<td>SNN input steps</td>", _td(snn["input_steps"])],
+            ["<td>SNN steps run (input + drain)</td>", _td(snn["steps_run"])],
+            ["<td>NeuroBench Dense over the input steps (MACs x steps)</td>",
+             _td(b["neurobench_dense_T_steps"])],
+            ["<td>synaptic events / MAC</td>", _td(b["synops_over_ann_macs"])]]
+    layers = [[f"<td>{_esc(k)}</td>", _td(v)] for k, v in b["ann_macs_by_layer"].items()]
+    frows, fcls = [], []
+    for key, f in b["figures"].items():
+        frows.append([f"<td><code>{_esc(key)}</code></td>", _td(f["value"]),
+                      f"<td>{_esc(f['unit'])}</td>",
+                      f"<td>{'<span class=flag>ASSUMPTION</span>' if f['assumption'] else ''}"
+                      "</td>", f"<td>{_esc(f['source'])}</td>"])
+        fcls.append("assumption" if f["assumption"] else "")
+    pitfalls = "".join(f"<li>{_esc(t)}</li>" for t in b["pitfalls"])
+    return (head + stats + figs["fig-baseline-ops"] + figs["fig-baseline-system"]
+            + _table(["per inference", "energy", "arithmetic", "memory", "J per MAC (or op)",
+                      "static power included", "compared with", "ANN / SNN",
+                      "how it is estimated (source)"], prow)
+            + "<h3>Work per inference (estimates)</h3>"
+            + _table(["quantity", "value"], work)
+            + _table(["ANN layer (NIR node)", "MACs per inference"], layers)
+            + f"<h3>Pitfalls of the comparison</h3><ul>{pitfalls}</ul>"
+            + f"<h3>Baseline figures</h3><p>{len(frows)} figures of <code>hw_configs/baselines/"
+              f"conventional.toml</code>, {sum(c == 'assumption' for c in fcls)} of them "
+              "neurocc's assumptions (highlighted).</p>"
+            + _table(["figure", "value", "unit", "assumption", "source"], frows, fcls))
 
 
 def _section_mapping(d, figs) -> str:
@@ -869,9 +973,13 @@ def render_html(data: dict) -> str:
         "quantization": _section_quantization(data, figs),
         "accuracy": _section_accuracy(data, figs), "hardware": _section_hardware(data),
     }
-    nav = "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in SECTIONS)
+    shown = list(SECTIONS)
+    if "ann_baseline" in rep:
+        body["baseline"] = _section_baseline(data, figs)
+        shown.insert([k for k, _ in shown].index("energy") + 1, BASELINE_SECTION)
+    nav = "".join(f'<a href="#{k}">{_esc(t)}</a>' for k, t in shown)
     sections = "".join(f'<section id="{k}"><h2>{_esc(t)}</h2>{body[k]}</section>'
-                       for k, t in SECTIONS)
+                       for k, t in shown)
     summary = ('<div class="stats">' + _stat("backend", rep["backend"])
                + _stat("samples", rep["batch"]) + _stat("steps (+ drain)", rep["steps_run"])
                + _stat("energy per inference", rep["energy_per_inference_j"], "J")
@@ -960,7 +1068,8 @@ def add_parser(subparsers):
         "SVG figures,\nno network): spike raster and firing rates; energy, dynamic and static, "
         "per term,\nlayer and core; core/chip map with utilisation; per-step latency; "
         "quantization\nerrors and float/fixed-point agreement; accuracy with --labels; every "
-        "hardware\nconstant with its source. The float reference is run beside --backend.",
+        "hardware\nconstant with its source; with --baseline, the same network as an ANN "
+        "beside the\nSNN's energy. The float reference is run beside --backend.",
         epilog="example:\n  neurocc report digits.neurocc --input x.npy --labels y.npy "
         "-o report.html --png figures/", formatter_class=HelpFormatter)
     r.add_argument("program", help="compiled program (.neurocc)")
@@ -971,6 +1080,11 @@ def add_parser(subparsers):
                    help="backend of the run; the float reference is always run as well "
                    "(default: emulator)")
     r.add_argument("-o", "--output", required=True, help="HTML file to write")
+    r.add_argument("--baseline", action="store_true",
+                   help="add the ANN baseline: the same network as an ANN (one pass, NeuroBench "
+                   "dense MACs) on an fp32 processor, an int8 accelerator, a CPU and a GPU, "
+                   "beside the SNN's energy, every figure with its source (as run --baseline; "
+                   "needs the .nir the program was compiled from)")
     r.add_argument("--png", metavar="DIR", default=None, help="also write the figures alone "
                    "to DIR (an existing directory): PNG via headless chromium if installed, "
                    "else .svg (default: none)")
@@ -997,7 +1111,8 @@ def cmd_report(args) -> int:
     prog = load(args.program)
     x = load_array(args.input, "input")
     labels = load_array(args.labels, "labels") if args.labels else None
-    data = build_report(prog, x, labels=labels, backend=args.backend)
+    data = build_report(prog, x, labels=labels, backend=args.backend,
+                        baseline=getattr(args, "baseline", False))
     write_atomic(args.output, render_html(data).encode("utf-8"), "the HTML report")
     print(f"wrote {args.output}")
     if png is not None:
@@ -1010,5 +1125,5 @@ def cmd_report(args) -> int:
     return 0
 
 
-__all__ = ["add_parser", "build_report", "cmd_report", "find_chromium", "figures",
-           "render_html", "write_figures"]
+__all__ = ["add_parser", "baseline_figures", "build_report", "cmd_report", "find_chromium",
+           "figures", "render_html", "write_figures"]

@@ -1,7 +1,9 @@
 """``neurocc report``: the HTML report of the digits model holds every section with the run
 report's own numbers, references nothing outside itself, and renders in a real browser
 (headless Debian Chromium: every figure laid out with a nonzero size, a screenshot with
-substantial content). Chromium is required: CI installs it (``.ci/run``)."""
+substantial content). With ``--baseline`` it adds the ANN baseline (``cost/baseline.py``)
+with its numbers, sources and pitfalls; without, no trace of it. Chromium is required: CI
+installs it (``.ci/run``)."""
 
 import argparse
 import json
@@ -16,6 +18,8 @@ import pytest
 import neurocc
 from neurocc.api.errors import InputError
 from neurocc.api.jsonable import jsonable
+from neurocc.cost.baseline import PITFALLS, PLATFORMS
+from neurocc.cost.baseline import baseline as ann_baseline
 from neurocc.models import digits
 from neurocc.reports.html import (
     SECTIONS,
@@ -26,13 +30,20 @@ from neurocc.reports.html import (
     render_html,
     write_figures,
 )
-from neurocc.reports.run import counts_agreement
+from neurocc.reports.run import counts_agreement, fmt_j
 
 SAMPLES = 40
 FIGURES = {"fig-raster", "fig-firing", "fig-energy-split", "fig-energy-terms",
            "fig-energy-layers", "fig-energy-cores", "fig-chip-map", "fig-utilisation",
            "fig-latency-steps", "fig-latency-cores", "fig-quant", "fig-agreement",
            "fig-accuracy"}
+BASELINE_FIGURES = {"fig-baseline-ops", "fig-baseline-system"}
+
+
+def esc(text: str) -> str:
+    """``text`` as the report escapes it (html.escape with quotes)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
 def chromium() -> str:
@@ -147,9 +158,7 @@ def test_every_hardware_constant_with_its_source_and_flag(digits_run):
     for key, meta in hw.sources.items():
         row = re.search(rf"<tr[^>]*><td><code>{re.escape(key)}</code></td>(.*?)</tr>", page)
         assert row, key
-        assert (meta.get("source", "").replace("&", "&amp;").replace("<", "&lt;")
-                .replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
-                in row[1]), key
+        assert esc(meta.get("source", "")) in row[1], key
         assert ("ASSUMPTION</span>" in row[1]) == bool(meta.get("assumption")), key
     for key, c in rep_constants.items():
         if isinstance(c["value"], float):
@@ -260,3 +269,136 @@ def test_help_and_errors(digits_run, tmp_path):
     with pytest.raises(InputError, match=r"labels have shape \(5,\); expected \(3,\)"):
         cmd_report(a)
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.fixture(scope="module")
+def baseline_run(digits_run, tmp_path_factory):
+    data = build_report(digits_run["prog"], digits_run["x"], labels=digits_run["y"],
+                        baseline=True)
+    page = render_html(data)
+    path = tmp_path_factory.mktemp("baseline") / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return {"data": data, "html": page, "path": path}
+
+
+def _section(page: str, key: str) -> str:
+    return re.search(rf'<section id="{key}">(.*?)</section>', page, re.S)[1]
+
+
+def test_no_baseline_unless_asked(digits_run):
+    page, data = digits_run["html"], digits_run["data"]
+    assert "ann_baseline" not in data["run"]
+    assert 'id="baseline"' not in page and 'href="#baseline"' not in page
+    assert "fig-baseline" not in page and "ANN baseline" not in page
+
+
+def test_baseline_section_shows_the_baselines_numbers(digits_run, baseline_run):
+    """The section holds what cost/baseline.py computes for this run (recomputed here from
+    the program and the run): energies per platform beside the SNN's, the ratio to the
+    comparable SNN figure, the MAC and synaptic-event counts, every figure's source."""
+    want = jsonable(ann_baseline(digits_run["prog"], digits_run["res"]))
+    data, page = baseline_run["data"], baseline_run["html"]
+    b = data["run"]["ann_baseline"]
+    assert b == want and b["available"]
+    assert re.findall(r'<section id="([^"]+)">', page) == \
+        ["activity", "energy", "baseline"] + [k for k, _ in SECTIONS[2:]]
+    assert '<section id="baseline"><h2>ANN baseline</h2>' in page
+    assert '<a href="#baseline">ANN baseline</a>' in page
+    sec = _section(page, "baseline")
+
+    def shown(v):
+        assert f'data-v="{v!r}"' in sec, v
+
+    snn = b["snn"]
+    for v in (snn["dynamic_j"], snn["total_j"], snn["synaptic_ops_per_inference"],
+              snn["steps_run"], b["ann"]["macs"], b["ann"]["params"], b["ann"]["activations"],
+              b["neurobench_dense_T_steps"], b["synops_over_ann_macs"],
+              *b["ann_macs_by_layer"].values()):
+        shown(v)
+    assert snn["dynamic_j"] == digits_run["res"].estimate.dynamic_j
+    assert b["ann"]["macs"] == 12704 and b["neurobench_dense_T_steps"] == 12704 * 8
+    assert set(b["platforms"]) == set(PLATFORMS)
+    for k in PLATFORMS:
+        r = b["platforms"][k]
+        row = re.search(rf'<tr><td>[^<]*</td><td class="num" data-v="{r["energy_j"]!r}"'
+                        r"(.*?)</tr>", sec)
+        assert row, k
+        cmp_to = "total" if r["includes_static"] else "dynamic"
+        assert f'data-v="{b["ann_over_snn"][k]["vs_" + cmp_to]!r}"' in row[1], k
+        assert f"SNN {cmp_to}" in row[1] and esc(r["what"]) in row[1], k
+        assert f'data-v="{r["per_mac_j"]!r}"' in row[1], k
+        if not r["includes_static"]:
+            assert f'data-v="{r["arithmetic_j"]!r}"' in row[1], k
+            assert f'data-v="{r["memory_j"]!r}"' in row[1], k
+    assert b["platforms"]["cpu_whole_system"]["includes_static"]
+    assert not b["platforms"]["int8_accelerator_horowitz"]["includes_static"]
+    for key, f in b["figures"].items():
+        row = re.search(rf"<tr[^>]*><td><code>{re.escape(key)}</code></td>(.*?)</tr>", sec)
+        assert row and esc(f["source"]) in row[1], key
+        assert f'data-v="{f["value"]!r}"' in row[1], key
+        assert ("ASSUMPTION</span>" in row[1]) == f["assumption"], key
+    assert any(f["assumption"] for f in b["figures"].values())
+    for t in PITFALLS:
+        assert f"<li>{esc(t)}</li>" in sec
+    assert "Estimates, not measurements" in sec and "one MAC = one op" in sec
+
+
+def test_baseline_figures_compare_like_with_like(baseline_run):
+    data, page = baseline_run["data"], baseline_run["html"]
+    b = data["run"]["ann_baseline"]
+    ids = set(re.findall(r'<svg class="fig" id="([^"]+)"', page))
+    assert ids == FIGURES | BASELINE_FIGURES == {f.id for f in figures(data)}
+    sec = _section(page, "baseline")
+    for fig, snn_key, static in (("fig-baseline-ops", "dynamic_j", False),
+                                 ("fig-baseline-system", "total_j", True)):
+        svg = re.search(rf'<svg class="fig" id="{fig}".*?</svg>', sec, re.S)[0]
+        tips = re.findall(r"<title>([^<]*): energy ([^<]*)</title>", svg)
+        rows = [r for r in b["platforms"].values() if r["includes_static"] == static]
+        assert len(tips) == 1 + len(rows) == 3
+        assert tips[0][1] == fmt_j(b["snn"][snn_key])
+        assert [t[1] for t in tips[1:]] == [fmt_j(r["energy_j"]) for r in rows]
+
+
+def test_baseline_says_why_when_the_nir_file_is_unknown(digits_run):
+    import nir
+
+    prog = neurocc.compile(nir.read(digits.NIR_PATH))     # in memory: no .nir to count on
+    data = build_report(prog, digits_run["x"][:, :3], baseline=True)
+    page = render_html(data)
+    sec = _section(page, "baseline")
+    assert "ANN baseline not available" in sec and "not compiled from a .nir file" in sec
+    assert "fig-baseline" not in page
+
+
+def test_baseline_renders_in_headless_chromium(baseline_run, tmp_path):
+    dom = browse(tmp_path, "--dump-dom", baseline_run["path"].as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sizes = {}
+    for tag in re.findall(r"<svg [^>]*>", dom.stdout):
+        m = re.search(r'id="([^"]+)"[^>]*data-rendered="(\d+)x(\d+)"', tag)
+        assert m, tag[:120]
+        sizes[m[1]] = (int(m[2]), int(m[3]))
+    assert set(sizes) == FIGURES | BASELINE_FIGURES
+    for fig in BASELINE_FIGURES:
+        assert sizes[fig][0] > 100 and sizes[fig][1] > 50, (fig, sizes[fig])
+
+
+def test_cli_baseline_flag(digits_run, tmp_path, capsys):
+    text = _parser()._subparsers._group_actions[0].choices["report"].format_help()
+    assert "--baseline" in text
+    prog_path, xp = tmp_path / "d.neurocc", tmp_path / "x.npy"
+    digits_run["prog"].save(prog_path)
+    np.save(xp, digits_run["x"][:, :3])
+    out = tmp_path / "r.html"
+    a = _parser().parse_args(["report", str(prog_path), "--input", str(xp), "-o", str(out),
+                              "--baseline"])
+    assert a.baseline and a.fn(a) == 0
+    page = out.read_text(encoding="utf-8")
+    blob = json.loads(re.search(r'<script type="application/json" id="neurocc-data">(.*?)'
+                                "</script>", page, re.S)[1])
+    b = blob["run"]["ann_baseline"]
+    assert b["available"] and b["snn"]["dynamic_j"] > 0
+    assert f'data-v="{b["platforms"]["int8_accelerator_horowitz"]["energy_j"]!r}"' in page
+    a = _parser().parse_args(["report", str(prog_path), "--input", str(xp), "-o", str(out)])
+    assert not a.baseline and a.fn(a) == 0
+    assert 'id="baseline"' not in out.read_text(encoding="utf-8")
