@@ -11,7 +11,10 @@ identical to one process; ``tests/test_parallel.py`` checks it, on threads and o
   threads: the emulator's compiled kernels release the GIL and numpy's products run in
   BLAS, which is held to one thread per chunk meanwhile (``threadpoolctl``, part of the
   ``fast`` extra), so chunks do not fight over the cores. Small runs stay in one thread:
-  chunking pays only past ``MIN_NEURON_STEPS``.
+  chunking pays only past ``MIN_NEURON_STEPS``; their BLAS is held to one thread too (on
+  small products its threads cost more than they give: the digits split ran in 2.2× the
+  time of one thread with them), as is ``workers=1``'s. Only a large run that cannot be
+  split (one sample) leaves BLAS its threads.
 - ``scheduler`` (``tcp://host:port``, or a ``distributed.Client``) sends the chunks to a Dask
   cluster (``pip install 'neurocc[cluster]'``), one per worker thread; the program is
   scattered to the workers once.
@@ -20,7 +23,9 @@ identical to one process; ``tests/test_parallel.py`` checks it, on threads and o
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -59,16 +64,35 @@ def split(batch: int, chunks: int) -> list[np.ndarray]:
     return [idx for idx in np.array_split(np.arange(batch), chunks) if len(idx)]
 
 
-def run_local(job, parts: list, chunks: int) -> list:
-    """``job(part)`` for every part on ``chunks`` threads, BLAS held to one thread each."""
-    if chunks == 1:
-        return [job(p) for p in parts]
+_controller: list = [None, -1]       # threadpoolctl's controller, and len(sys.modules) then
+
+
+def blas_limit(threads: int | None):
+    """A context holding BLAS (and OpenMP) to ``threads`` threads, or a no-op for None.
+
+    threadpoolctl's ``threadpool_limits`` finds the loaded libraries anew on every call
+    (0.2–0.5 ms, 3–7 % of a digits run); the controller is kept and found again only when
+    modules were imported since (a new library may have come with them)."""
+    if threads is None:
+        return nullcontext()
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - without the fast extra: no BLAS limit
-        from contextlib import nullcontext as threadpool_limits
-    with threadpool_limits(1), ThreadPoolExecutor(chunks) as ex:
-        return list(ex.map(job, parts))
+        return nullcontext()
+    if _controller[0] is None or _controller[1] != len(sys.modules):
+        _controller[:] = [ThreadpoolController(), len(sys.modules)]
+    return _controller[0].limit(limits=threads)
+
+
+def run_local(job, parts: list, chunks: int, blas_threads: int | None = 1) -> list:
+    """``job(part)`` for every part on ``chunks`` threads, BLAS held to ``blas_threads``
+    threads meanwhile (None: as BLAS likes; one chunk of a large run, where BLAS's own
+    threads are the only parallelism left)."""
+    with blas_limit(blas_threads):
+        if chunks == 1:
+            return [job(p) for p in parts]
+        with ThreadPoolExecutor(chunks) as ex:
+            return list(ex.map(job, parts))
 
 
 def run_on_cluster(scheduler, fn, program, parts_for, on_done=None, **kwargs) -> list:

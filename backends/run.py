@@ -272,8 +272,11 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
             bar.update(len(i))
             return out
 
+        # one chunk of a large run that could not be split: BLAS's threads are all that
+        # is left to parallelize (workers=1 asks for one thread)
+        alone = n == 1 and workers is None and neuron_steps >= parallel.MIN_NEURON_STEPS
         with bar:
-            chunks = parallel.run_local(job, parts, n)
+            chunks = parallel.run_local(job, parts, n, None if alone else 1)
     wall = time.perf_counter() - t0
     outputs, trace, activity = _merge(program, chunks)
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,

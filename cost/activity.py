@@ -42,6 +42,12 @@ INCIDENCE_ENTRIES = 1 << 24
 """Largest per-neuron message map kept per source (neurons × cores, or × links in use; 64 MB
 of float32); a larger source traces its messages pair by pair, in pieces of about this many
 entries."""
+EVENT_TABLE_DENSITY = 0.25
+"""Spike density below which a block's per-core counts are summed spike by spike through the
+source's event table (``_event_sums``) instead of one 0/1 product with it: the table is
+narrow (cores, links), where BLAS is far from its peak. Measured on the digits model's
+shapes (``benchmarks/speed.py`` does not sweep it); only a choice of speed, never of result
+(both exact: integer counts in float64)."""
 SPARSE_ROWS = 0.03
 """Rows whose events are sparser than this (events / inputs) find the neurons they reach
 event by event instead of through a 0/1 product. Not measured for this product: set near
@@ -227,8 +233,49 @@ def _plan(program, routes: Routes) -> dict:
     plan.update(_message_maps(pairs, mesh, n_cores,
                               {**{g.name: g.n for g in program.groups},
                                INPUT: program.n_inputs}))
+    plan["tables"] = _event_tables(program, plan)
+    plan["slice_of"] = {k: _slice_of(*v) for k, v in slices.items()}
     cache[key] = (routes, plan)
     return plan
+
+
+def _event_tables(program, plan) -> dict:
+    """Per source, every per-neuron map a spike is counted through, side by side: each
+    outgoing projection's ``fan`` (synapses per core), ``to_core`` (messages into every
+    core) and ``to_links`` (onto every link in use), as one ``(n, K)`` float64 table (exact:
+    integer counts) and the column range of each map. A block's counts are then one pass
+    over its spikes, adding a table row per spike (``_event_sums``), instead of a skinny
+    product per map. None for a source whose table would exceed ``INCIDENCE_ENTRIES``."""
+    out = {}
+    for src in [INPUT] + [g.name for g in program.groups]:
+        maps = [(("fan", p.name), plan["ops"][p.name].fan) for p in program.projections
+                if p.src == src and plan["ops"][p.name].full is None]
+        if plan["to_core"].get(src) is not None:
+            maps.append((("to_core", src), plan["to_core"][src]))
+        if plan["to_links"].get(src) is not None and len(plan["used_links"]):
+            maps.append((("to_links", src), plan["to_links"][src]))
+        if not maps:
+            out[src] = None
+            continue
+        n = maps[0][1].shape[0]
+        k = sum(m.shape[1] for _, m in maps)
+        if n * k > INCIDENCE_ENTRIES:
+            out[src] = None
+            continue
+        cols, at = {}, 0
+        for name, m in maps:
+            cols[name] = slice(at, at + m.shape[1])
+            at += m.shape[1]
+        out[src] = (np.ascontiguousarray(np.hstack([m for _, m in maps]), np.float64), cols)
+    return out
+
+
+def _slice_of(starts, ends, cores) -> np.ndarray:
+    """Every neuron's slice index (slices are ``[starts[k], ends[k])``)."""
+    out = np.zeros(int(ends.max(initial=0)), np.int64)
+    for k, (a, b) in enumerate(zip(starts, ends)):
+        out[a:b] = k
+    return out
 
 
 def _counts(v) -> np.ndarray:
@@ -283,13 +330,18 @@ def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
             "to_core": to_core, "to_links": to_links}
 
 
-def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
-    """Nonzero entries of ``bits`` ``(R, n)`` per row and per column."""
-    return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
+def _spike_lists_py(bits) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero entries of ``bits`` ``(R, n)`` row by row: ``ptr`` ``(R + 1,)`` and the
+    column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order)."""
+    r, idx = np.nonzero(bits)
+    ptr = np.zeros(len(bits) + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=len(bits)), out=ptr[1:])
+    return ptr, idx.astype(np.int64)
 
 
 def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
-                    t_active, t_spikes, t_msgs_out, route_t):
+                    t_active, t_spikes, t_msgs_out, route_t, slice_of=None, all_on=False,
+                    ptr=None, idx=None):
     """One source's per-(row, core) work of a block, in place on ``work`` ``(R, cores,
     terms)`` and ``route_t`` ``(R,)``: active neuron updates (``t_active`` ≥ 0: biased, or
     an event was delivered, or the membrane was live), spikes (``t_spikes`` ≥ 0), messages sent,
@@ -319,72 +371,83 @@ def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, ro
 
 if numba is not None:
     @numba.njit(cache=True, nogil=True)
-    def _slice_counts(ev, live, recv, on_row, biased, msgs, rank):
+    def _slice_on(live, recv, on_row, biased):
         # integer-only and branch-free over views of one slice, so that LLVM vectorizes it
-        # (measured: 0.6 ns per neuron against 2 ns with flags and offsets in the loop)
         n_on = 0
-        n_sp = 0
-        m = 0
-        rt = 0
-        for i in range(ev.shape[0]):
-            e = np.int64(ev[i] != 0)
+        for i in range(live.shape[0]):
             n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
-            n_sp += e
-            m += e * msgs[i]
-            rt = max(rt, e * rank[i])
-        return n_on, n_sp, m, rt
+        return n_on
 
     @numba.njit(cache=True, nogil=True)
     def _source_rows(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
-                     t_active, t_spikes, t_msgs_out, route_t):
-        # route = (rank of every neuron's longest route among the source's distinct values
-        # (1-based), those values with 0.0 first): the max of integer ranks vectorizes
+                     t_active, t_spikes, t_msgs_out, route_t, slice_of, all_on, ptr, idx):
+        # Per row: active updates per slice (every neuron of a slice when ``all_on``: all
+        # biased; otherwise one vectorized pass over its flags), then the row's spikes
+        # (``_spike_lists``), each adding to its slice's core: a spike, its messages and
+        # the longest route (route = (rank of every neuron's longest route among the
+        # source's distinct values (1-based), those values with 0.0 first)).
         rank, table = route
         R, n = ev.shape
         has_recv = recv.shape[0] == R
         has_live = live.shape[0] == R
         count_on = t_active >= 0
         off = np.zeros(n, np.bool_)                  # stands for an absent array
-        bias = biased if count_on else off
         on_total = 0
         for r in range(R):
-            lr = live[r] if has_live else off
-            rr = recv[r] if has_recv else off
-            on_row = np.int64(anyin[r]) if count_on else np.int64(0)
-            for k in range(starts.shape[0]):
-                a = starts[k]
-                b = ends[k]
-                c = cores[k]
-                n_on, n_sp, m, rt = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
-                                                  bias[a:b], msgs[a:b], rank[a:b])
-                if count_on:
-                    work[r, c, t_active] += n_on
+            if count_on:
+                lr = live[r] if has_live else off
+                rr = recv[r] if has_recv else off
+                on_row = np.int64(anyin[r])
+                for k in range(starts.shape[0]):
+                    a = starts[k]
+                    b = ends[k]
+                    n_on = b - a if all_on else _slice_on(lr[a:b], rr[a:b], on_row,
+                                                          biased[a:b])
+                    work[r, cores[k], t_active] += n_on
                     on_total += n_on
+            rt = 0
+            for q in range(ptr[r], ptr[r + 1]):
+                j = idx[q]
+                c = cores[slice_of[j]]
                 if t_spikes >= 0:
-                    work[r, c, t_spikes] += n_sp
-                work[r, c, t_msgs_out] += m
-                if table[rt] > route_t[r]:
-                    route_t[r] = table[rt]
+                    work[r, c, t_spikes] += 1
+                work[r, c, t_msgs_out] += msgs[j]
+                rt = max(rt, rank[j])
+            if table[rt] > route_t[r]:
+                route_t[r] = table[rt]
         return on_total
 
     @numba.njit(cache=True, nogil=True)
-    def _bit_counts(bits):
-        # one pass for both (numpy's count_nonzero along an axis is two slow ones)
-        R, n = bits.shape
-        rows = np.zeros(R, np.int64)
-        cols = np.zeros(n, np.int64)
-        for r in range(R):
-            rows[r] = _row_count(bits[r], cols)
-        return rows, cols
+    def _event_sums(ptr, idx, table, out):
+        # out[r] += Σ table[j] over row r's spikes j
+        k = table.shape[1]
+        for r in range(ptr.shape[0] - 1):
+            o = out[r]
+            for q in range(ptr[r], ptr[r + 1]):
+                t = table[idx[q]]
+                for i in range(k):
+                    o[i] += t[i]
+        return out
 
     @numba.njit(cache=True, nogil=True)
-    def _row_count(row, cols):
-        t = 0
-        for i in range(row.shape[0]):
-            e = np.int64(row[i])
-            cols[i] += e
-            t += e
-        return t
+    def _spike_lists_nb(bits, nnz):
+        # one branch-free pass: every spike's column, row by row (the rows' counts, each
+        # neuron's count and every per-spike sum of the block are read from these); the
+        # write past the last spike needs one slot more
+        R, n = bits.shape
+        ptr = np.zeros(R + 1, np.int64)
+        idx = np.empty(nnz + 1, np.int64)
+        m = 0
+        for r in range(R):
+            e = bits[r]
+            for j in range(n):
+                idx[m] = j
+                m += e[j] != 0
+            ptr[r + 1] = m
+        return ptr, idx[:m]
+
+    def _spike_lists(bits):
+        return _spike_lists_nb(bits, np.count_nonzero(bits))     # numpy's count is SIMD
 
     @numba.njit(cache=True, nogil=True)
     def _any_events(bits, nz_T, rows, out):
@@ -398,8 +461,9 @@ if numba is not None:
                         out[r, i] |= nz_T[j, i]
         return out
 else:  # pragma: no cover
+    _event_sums = None
     _source_rows = _source_rows_py
-    _bit_counts = _bit_counts_py
+    _spike_lists = _spike_lists_py
     _any_events = None
 
 
@@ -469,9 +533,11 @@ class ActivityCounter:
         for n in self.names:
             sp = spikes[n].reshape(R, -1)
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
-        counts = {}
+        counts, lists = {}, {}
         for src, b in bits.items():                 # events per row and per neuron
-            counts[src], per_neuron = _bit_counts(b)
+            lists[src] = ptr, idx = _spike_lists(b.view(np.uint8))
+            counts[src] = np.diff(ptr)
+            per_neuron = np.bincount(idx, minlength=b.shape[1])
             if src == INPUT:
                 self.input_per_channel += per_neuron
             else:
@@ -483,6 +549,21 @@ class ActivityCounter:
             if src not in events:
                 events[src] = bits[src].view(np.uint8).astype(np.float32)
             return events[src]
+
+        sums: dict[str, tuple | None] = {}
+
+        def summed(src, name):             # a per-neuron map summed over each row's spikes
+            if src not in sums:
+                table, cols = self.tables[src]
+                b = bits[src].view(np.uint8)
+                if _event_sums is not None and \
+                        counts[src].sum() < EVENT_TABLE_DENSITY * max(b.size, 1):
+                    sums[src] = (_event_sums(*lists[src], table,
+                                             np.zeros((R, table.shape[1]))), cols)
+                else:
+                    sums[src] = (b.astype(np.float64) @ table, cols)
+            out, cols = sums[src]
+            return out[:, cols[name]]
 
         # This block's events per row (step, sample) and core, one column per CORE_TERMS entry.
         work = np.zeros((R, self.n_cores, len(CORE_TERMS)))
@@ -510,7 +591,8 @@ class ActivityCounter:
                 self.synops[p.name] += float(r.sum(dtype=np.float64))
                 work[:, :, col] += self._per_core(r, p.dst)
             else:
-                per_core = ev(p.src) @ pat.fan
+                per_core = summed(p.src, ("fan", p.name)) if self.tables[p.src] is not None \
+                    else ev(p.src) @ pat.fan
                 self.synops[p.name] += float(per_core.sum(dtype=np.float64))
                 work[:, :, col] += per_core
             if self.all_biased[p.dst]:      # updated every step anyway
@@ -551,15 +633,19 @@ class ActivityCounter:
                                 self.biased[src] if group else np.zeros(0, np.bool_),
                                 starts, ends, cores, self.msgs[src], self.route_s[src], work,
                                 _TERM["active"] if group else -1,
-                                _TERM["spikes"] if group else -1, _TERM["msgs_out"], route_t)
+                                _TERM["spikes"] if group else -1, _TERM["msgs_out"], route_t,
+                                self.slice_of[src], group and self.all_biased[src],
+                                *lists[src])
             if group:
                 self.active[src] += float(n_on)
             if not counts[src].any():
                 continue
+            tabled = self.tables[src] is not None
             if self.to_core[src] is not None:
-                work[:, :, _TERM["msgs_in"]] += ev(src) @ self.to_core[src]
+                work[:, :, _TERM["msgs_in"]] += summed(src, ("to_core", src)) if tabled \
+                    else ev(src) @ self.to_core[src]
             if self.to_links[src] is not None and len(self.used_links):
-                links += ev(src) @ self.to_links[src]
+                links += summed(src, ("to_links", src)) if tabled else ev(src) @ self.to_links[src]
             if self.to_core[src] is None or (self.to_links[src] is None and
                                              len(self.used_links)):
                 self._trace_messages(src, bits[src], work, links)

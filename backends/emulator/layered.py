@@ -165,7 +165,7 @@ class SynapseBlock:
             acc = conv_events(s, self.event_taps, *self.geometry, conn.groups,
                               np.zeros((len(s), conn.shape[0]), dtype=self.acc_type))
         elif self.kind == "matrix":
-            acc = s.astype(self.ftype) @ self.wT
+            acc = self._product(s)
         elif self.kind == "conv_int":  # pragma: no cover - only for enormous payloads
             acc = _conv_int(s.reshape(len(s), *conn.in_shape), self.w, conn)
         else:
@@ -182,6 +182,20 @@ class SynapseBlock:
         if self.graded:
             acc = wrap_int32(acc)
         return shift_exp(acc, self.exp)
+
+
+    def _product(self, s: np.ndarray) -> np.ndarray:
+        """``s @ wT`` in ``ftype``, over the rows up to the last one with an event: a drained
+        run ends with ``depth`` silent steps (a quarter of the digits split's rows), whose
+        sums are zero without a product."""
+        rows = s.reshape(len(s), -1).any(axis=1)
+        last = len(rows) - int(np.argmax(rows[::-1])) if rows.any() else 0
+        if last == len(s):
+            return s.astype(self.ftype) @ self.wT
+        acc = np.zeros((len(s), self.wT.shape[1]), self.ftype)
+        if last:
+            np.matmul(s[:last].astype(self.ftype), self.wT, out=acc[:last])
+        return acc
 
 
 class DelayedBlocks:
