@@ -48,7 +48,7 @@ PITFALLS = (
 )
 
 PLATFORMS = ("fp32_horowitz", "int8_accelerator_horowitz", "cpu_whole_system",
-             "gpu_whole_system")
+             "gpu_whole_system", "arm_whole_system")
 """The baseline rows, in report order."""
 
 
@@ -138,7 +138,8 @@ def ann_energy(counts: dict, figures: dict | None = None) -> dict:
                              f"from {w_mem}, activations from {a_mem}; no static power",
                      "includes_static": False}
     for name, key, dev in (("cpu_whole_system", "cpu_op_j", "Intel i7 CPU"),
-                           ("gpu_whole_system", "gpu_op_j", "GTX Titan Black GPU")):
+                           ("gpu_whole_system", "gpu_op_j", "GTX Titan Black GPU"),
+                           ("arm_whole_system", "arm_op_j", "ARM Cortex-A")):
         e_op = v[f"whole_system.{key}"]
         out[name] = {"energy_j": (macs + acts) * e_op, "per_mac_j": e_op,
                      "what": f"{dev}, whole system: one operation per MAC and per activation "

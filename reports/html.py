@@ -698,9 +698,11 @@ BASELINE_LABELS = {
     "fp32_horowitz": "ANN, fp32 arithmetic + SRAM (Horowitz 2014, 45 nm)",
     "int8_accelerator_horowitz": "ANN, int8 accelerator: int8 x int32 + SRAM (Horowitz 2014)",
     "cpu_whole_system": "ANN, CPU whole system (Degnan 2016, i7)",
-    "gpu_whole_system": "ANN, GPU whole system (Degnan 2016, Titan Black, full throughput)"}
+    "gpu_whole_system": "ANN, GPU whole system (Degnan 2016, Titan Black, full throughput)",
+    "arm_whole_system": "ANN, ARM whole system (Degnan 2016, Cortex-A: an edge device)"}
 BASELINE_SHORT = {"fp32_horowitz": "ANN fp32", "int8_accelerator_horowitz": "ANN int8 accel.",
-                  "cpu_whole_system": "ANN on CPU", "gpu_whole_system": "ANN on GPU"}
+                  "cpu_whole_system": "ANN on CPU", "gpu_whole_system": "ANN on GPU",
+                  "arm_whole_system": "ANN on ARM"}
 
 SECTIONS = (("activity", "Spikes and firing rates"), ("energy", "Energy"),
             ("mapping", "Cores and chips"), ("latency", "Latency"),

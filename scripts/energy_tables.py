@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- energy-tables:start -->", "<!-- energy-tables:end -->"
 
 
+
+def _pct(e: float) -> str:
+    """A relative error as a signed percentage, 0 when it rounds to zero (no "-0.00%")."""
+    return f"{(0.0 if abs(e) < 5e-5 else e):+.2%}"
+
 def _j(x: float) -> str:
     from neurocc.reports.run import fmt_j
 
@@ -43,7 +48,9 @@ def baseline_table() -> str:
                                           "(Horowitz 2014)",
              "cpu_whole_system": "ANN, CPU whole system (Degnan 2016, i7)",
              "gpu_whole_system": "ANN, GPU whole system (Degnan 2016, Titan Black, full "
-                                 "throughput)"}
+                                 "throughput)",
+             "arm_whole_system": "ANN, ARM whole system (Degnan 2016, Cortex-A: an edge "
+                                 "device)"}
     out = [f"Digits, {x.shape[1]} test samples × {x.shape[0]} steps (+ drain, "
            f"{snn['steps_run']} steps run): the ANN does {b['ann']['macs']:,} MACs per "
            f"inference (NeuroBench Dense {b['neurobench_dense_T_steps']:,} / "
@@ -72,7 +79,7 @@ def calibration_table() -> str:
         key = f"energy.{t}"
         if key in fit.values:
             a, v = getattr(ref.energy, t), fit.values[key]
-            out.append(f"| {t} | {a * 1e12:.4g} pJ | {v * 1e12:.4g} pJ | {v / a - 1:+.2%} |")
+            out.append(f"| {t} | {a * 1e12:.4g} pJ | {v * 1e12:.4g} pJ | {_pct(v / a - 1)} |")
         else:
             out.append(f"| {t} | {getattr(ref.energy, t) * 1e12:.4g} pJ | not fitted "
                        f"({fit.kept[key]}) | |")
@@ -80,9 +87,9 @@ def calibration_table() -> str:
     for k, v in ref.latency.barrier_s:
         if table[k] != v:
             out.append(f"| barrier, {k}+ tiles | {v * 1e6:.3g} µs | {table[k] * 1e6:.4g} µs | "
-                       f"{table[k] / v - 1:+.2%} |")
+                       f"{_pct(table[k] / v - 1)} |")
     s = fit.residuals["latency"]["scale_of_per_event_latencies"]
-    out.append(f"| per-event latencies (one scale) | 1 | {s:.4f} | {s - 1:+.2%} |")
+    out.append(f"| per-event latencies (one scale) | 1 | {s:.4f} | {_pct(s - 1)} |")
     e, lat = fit.residuals["energy"], fit.residuals["latency"]
     pn = calibrate(HERE / "measurements" / "lava_dl_pilotnet.json", "loihi2")
     st = pn.residuals["static"]

@@ -71,6 +71,7 @@ def test_energy_is_the_toml_figures_times_the_counts():
     assert int8["memory_j"] == pytest.approx(13 * 10e-12 + 2 * 7 * 10e-12)
     assert rows["cpu_whole_system"]["energy_j"] == pytest.approx(1050 * v["whole_system.cpu_op_j"])
     assert rows["gpu_whole_system"]["energy_j"] == pytest.approx(1050 * 0.3e-9)
+    assert rows["arm_whole_system"]["energy_j"] == pytest.approx(1050 * 0.9e-9)
     # A figure changed in the TOML changes the answer (nothing is a literal in code).
     fig2 = {**fig, "horowitz_45nm.fp32_mult_j": {**fig["horowitz_45nm.fp32_mult_j"],
                                                  "value": 1e-12}}

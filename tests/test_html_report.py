@@ -354,7 +354,7 @@ def test_baseline_figures_compare_like_with_like(baseline_run):
         svg = re.search(rf'<svg class="fig" id="{fig}".*?</svg>', sec, re.S)[0]
         tips = re.findall(r"<title>([^<]*): energy ([^<]*)</title>", svg)
         rows = [r for r in b["platforms"].values() if r["includes_static"] == static]
-        assert len(tips) == 1 + len(rows) == 3
+        assert len(tips) == 1 + len(rows) and len(rows) >= 2
         assert tips[0][1] == fmt_j(b["snn"][snn_key])
         assert [t[1] for t in tips[1:]] == [fmt_j(r["energy_j"]) for r in rows]
 
