@@ -8,13 +8,18 @@ must either work or raise one ``NeuroccError``; counts go to
 Categories (the generators are those of ``tests/test_fuzz.py``, which runs a bounded number
 of the same cases in ``make test``):
 
-- valid random NIR graphs (random sizes, neuron types, conv/pool/affine chains): compiled
-  from memory and again after ``nir.write`` / ``nir.read``; the two programs must be
-  identical and run identically (a difference is a *mismatch*);
-- hostile graphs: a valid graph with one to two mutations (hostile attribute values,
-  damaged arrays, odd edges, non-NIR nodes, wrong weight shapes, long chains);
+- valid random NIR graphs (random sizes; LIF with one or several time constants, CubaLIF,
+  IF and Threshold layers; Conv2d/pool, Conv1d and affine chains; Delay nodes of 0–63
+  steps; a second Input): compiled from memory and again after ``nir.write`` /
+  ``nir.read``; the two programs must be identical, keep every nonzero Delay and run
+  identically, from a dict by Input name where there are two (a difference is a
+  *mismatch*);
+- hostile graphs: the base graph or a valid random one with one to two mutations (hostile
+  attribute values, damaged arrays, odd edges, non-NIR nodes, wrong weight shapes, long
+  chains, odd Delay nodes, Threshold layers, Conv1d in place of a conv, a second Input);
 - damaged ``.nir`` and program files: truncated, bytes flipped, random bytes;
-- bad input arrays: wrong shapes, dtypes, values (NaN, inf, graded for spikes, huge);
+- bad input arrays: wrong shapes, dtypes, values (NaN, inf, graded for spikes, huge), and
+  for a program of two Inputs dicts with keys missing or unknown and odd values;
 - damaged hardware TOMLs: one value replaced by a hostile one, then compile and run;
 - through the CLI: ``compile``, ``run``, ``info``, ``diff``, ``compare`` and ``hw`` in a
   child process with damaged or missing models, inputs, configs and options, and outputs
@@ -47,7 +52,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from test_fuzz import base_graph, damaged, graph_of, hostile_graph, lif  # noqa: E402
+from test_fuzz import (  # noqa: E402
+    base_graph,
+    damaged,
+    graph_of,
+    hostile_graph,
+    odd_inputs,
+    two_input_graph,
+    valid_case,
+)
 
 import neurocc  # noqa: E402
 from neurocc.api.errors import NeuroccError  # noqa: E402
@@ -73,76 +86,8 @@ def _alarm(signum, frame):
 # --------------------------------------------------------------------------- generators
 
 
-def valid_graph(rng) -> nir.NIRGraph:
-    """A random valid graph: optional conv (and pool) front end, then affine layers of
-    random widths and neuron types, an LI or LIF readout."""
-    nodes, edges = {}, []
-    conv = rng.random() < 0.4
-    if conv:
-        c, h = int(rng.integers(1, 3)), int(rng.integers(4, 9))
-        nodes["in"] = nir.Input(input_type={"input": np.array([c, h, h])})
-        co, k = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        pad = int(rng.integers(0, 2))
-        nodes["conv"] = nir.Conv2d(input_shape=(h, h), weight=rng.normal(0, 1, (co, c, k, k)),
-                                   stride=1, padding=pad, dilation=1, groups=1,
-                                   bias=np.zeros(co))
-        ho = h + 2 * pad - k + 1
-        nodes["l0"] = lif((co, ho, ho), rng)
-        edges += [("in", "conv"), ("conv", "l0")]
-        prev, shape = "l0", (co, ho, ho)
-        if ho % 2 == 0 and rng.random() < 0.5:
-            nodes["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 2]),
-                                          stride=np.array([2, 2]), padding=np.array([0, 0]))
-            edges.append((prev, "pool"))
-            prev, shape = "pool", (co, ho // 2, ho // 2)
-        nodes["flat"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0)
-        edges.append((prev, "flat"))
-        prev, n = "flat", int(np.prod(shape))
-    else:
-        n = int(rng.integers(1, 40))
-        nodes["in"] = nir.Input(input_type={"input": np.array([n])})
-        prev = "in"
-    for i in range(int(rng.integers(1, 4))):
-        m = int(rng.integers(1, 40))
-        nodes[f"fc{i}"] = nir.Affine(weight=rng.normal(0, 1.5 / np.sqrt(n), (m, n)),
-                                     bias=rng.normal(0, 0.1, m) * (rng.random() < 0.5))
-        kind = rng.integers(3)
-        if kind == 0:
-            nodes[f"n{i}"] = lif((m,), rng)
-        elif kind == 1:
-            nodes[f"n{i}"] = nir.CubaLIF(tau_mem=np.full(m, 2e-3), tau_syn=np.full(m, 1e-3),
-                                         r=np.ones(m), v_leak=np.zeros(m),
-                                         v_threshold=np.full(m, 1.0), w_in=np.ones(m))
-        else:
-            nodes[f"n{i}"] = nir.IF(r=np.ones(m), v_threshold=np.full(m, 1.0))
-        edges += [(prev, f"fc{i}"), (f"fc{i}", f"n{i}")]
-        prev, n = f"n{i}", m
-    if rng.random() < 0.3:
-        m = int(rng.integers(1, 10))
-        nodes["ro_fc"] = nir.Affine(weight=rng.normal(0, 1, (m, n)), bias=np.zeros(m))
-        nodes["ro"] = nir.LI(tau=np.full(m, 2e-3), r=np.ones(m), v_leak=np.zeros(m))
-        edges += [(prev, "ro_fc"), ("ro_fc", "ro")]
-        prev, n = "ro", m
-    nodes["out"] = nir.Output(output_type={"output": np.array([n])})
-    edges.append((prev, "out"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
-
-
 def case_valid(case: int, tmp: Path) -> str:
-    rng = np.random.default_rng(case)
-    graph = valid_graph(rng)
-    a = compile_nir(graph, hw="loihi2")
-    path = tmp / f"v{case % 8}.nir"
-    nir.write(path, graph)
-    b = compile_nir(path, hw="loihi2")
-    same = len(a.projections) == len(b.projections) and all(
-        np.array_equal(p.conn.to_dense(), q.conn.to_dense()) and p.weight_exp == q.weight_exp
-        for p, q in zip(a.projections, b.projections))
-    x = (rng.random((6, 2, *a.input_shape)) < 0.4).astype(np.uint8)
-    ra, rb = a.run(x), b.run(x)
-    same = same and all(np.array_equal(ra.outputs[k], rb.outputs[k]) for k in ra.outputs)
-    same = same and ra.energy_j == rb.energy_j
-    return "ok" if same else "mismatch"
+    return valid_case(case, tmp)
 
 
 def case_hostile(case: int, tmp: Path) -> str:
@@ -178,8 +123,14 @@ _PROGRAM: list = []
 
 
 def case_input(case: int, tmp: Path) -> str:
+    """Every fourth case a dict for a program of two Inputs (``odd_inputs``), the others an
+    array for the base graph's program."""
     if not _PROGRAM:
         _PROGRAM.append(compile_nir(graph_of(base_graph(np.random.default_rng(2)))))
+        _PROGRAM.append(compile_nir(two_input_graph(np.random.default_rng(4))))
+    if case % 4 == 3:
+        _PROGRAM[1].run(odd_inputs(case))
+        return "ok"
     prog = _PROGRAM[0]
     r = np.random.default_rng(case)
     shape = [int(r.integers(0, 6)), int(r.integers(0, 4)), 1, 6, 6]
@@ -363,7 +314,7 @@ def render(o: dict) -> str:
                  + " | ".join(f"{total.get(k, 0):,}" for k in cols) + " |")
     lines += ["", "\"not built\": nir itself refused to construct the mutated graph (not "
               "neurocc's input). \"mismatch\": a valid graph compiled or ran differently "
-              "after nir.write / nir.read."]
+              "after nir.write / nir.read, or lost a Delay node on the way."]
     if o["findings"]:
         lines += ["", "Findings:", ""] + [f"- {f}" for f in o["findings"][:50]]
     return "\n".join(lines) + "\n"

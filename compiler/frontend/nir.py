@@ -103,6 +103,8 @@ def _conv1d(node, shape):
     """A Conv1d on ``(C, L)`` is the Conv2d of height 1 on ``(C, 1, L)``: on the chip it is
     the same shared-kernel connection, so it stays a ``Conv``."""
     w = _arr(node, "weight", 3)
+    if len(shape) == 1 and w.shape[1] == 1:
+        shape = (1, shape[0])       # a (1, L) Input lost its one channel as a batch of 1
     if len(shape) != 2:
         raise FrontendError(
             f"node '{node._name}' (Conv1d): expects a (C, L) input, receives shape "
@@ -274,13 +276,15 @@ def _arr(node, key, ndim=None) -> np.ndarray:
 
 def _check_neuron(g: Neurons, node, v_reset: np.ndarray) -> None:
     where = f"node '{g.nir_node}' ({type(node).__name__})"
+    tau_mem = getattr(g, "tau_mem", None)
+    # r may be inf only beside tau = inf (snnTorch's beta = 1, checked below); an IF has no tau
+    may_be_inf = ("tau_mem", "v_threshold") + (("r",) if tau_mem is not None else ())
     for key in g.parameters():
         a = getattr(g, key)
         if np.any(np.isnan(a)):
             raise FrontendError(f"{where}: '{key}' holds NaN; fix the model before export")
-        if key not in ("tau_mem", "v_threshold", "r") and not np.all(np.isfinite(a)):
+        if key not in may_be_inf and not np.all(np.isfinite(a)):
             raise FrontendError(f"{where}: '{key}' holds inf; give finite values")
-    tau_mem = getattr(g, "tau_mem", None)
     if tau_mem is not None and np.any(np.isinf(g.r) & np.isfinite(tau_mem)):
         raise FrontendError(f"{where}: 'r' is inf where tau is finite; give a finite r")
     for key in ("tau_mem", "tau_syn"):

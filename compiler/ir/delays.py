@@ -27,6 +27,10 @@ that number: a float32 delay of 63 steps is off by at most 63 · 2^-24 ≈ 4e-6 
 like 1e-4 s is not exact in binary either; anything farther is a genuinely fractional delay,
 which a chip with whole-step delays cannot express."""
 
+MAX_STEPS = 2**31
+"""Delays are counted in whole steps up to this (far past any chip's delay field); a longer
+one is refused here, before a cast to int64 could wrap it round to a negative number."""
+
 
 @dataclass(frozen=True, eq=False)
 class Delays:
@@ -60,6 +64,13 @@ class Delays:
         out = []
         for part, what in ((self.row, "destination neuron"), (self.col, "source neuron")):
             s = np.asarray(part, dtype=np.float64) / dt
+            huge = np.flatnonzero(~(np.abs(s) < MAX_STEPS))     # also inf: beyond int64 casts
+            if len(huge):
+                i = int(huge[0])
+                raise QuantizationError(
+                    f"{where}: delay {part[i]:g} s ({what} {i}) is {s[i]:.4g} steps at dt = "
+                    f"{dt:g} s, more than 2^31 (no chip holds such a delay); shorten the "
+                    "delay, or compile with a larger --dt")
             whole = np.rint(s)
             bad = np.flatnonzero(np.abs(s - whole) > STEP_TOLERANCE)
             if len(bad):
@@ -97,4 +108,4 @@ class Delays:
         return out
 
 
-__all__ = ["Delays", "STEP_TOLERANCE"]
+__all__ = ["Delays", "MAX_STEPS", "STEP_TOLERANCE"]

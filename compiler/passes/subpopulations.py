@@ -31,6 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
+from neurocc.compiler.ir.delays import Delays
 from neurocc.compiler.ir.graph import INPUT, Network, Projection
 from neurocc.compiler.ir.neurons import Neurons
 from neurocc.compiler.passes.base import CompileState, Pass
@@ -80,13 +81,6 @@ def _rows_cols(conn, rows: np.ndarray | None, cols: np.ndarray | None):
     """``conn`` restricted to post neurons ``rows`` and pre neurons ``cols`` (None: all),
     as Dense or Sparse; None when no synapse is left."""
     if isinstance(conn, Conv):
-        if conn.shape[0] * conn.shape[1] > MAX_EXPANDED:
-            from neurocc.api.errors import UnsupportedError
-
-            raise UnsupportedError(
-                f"a conv of {conn.shape[0]}×{conn.shape[1]} touches a layer split into "
-                "sub-populations by its time constants and would expand past 2^24 synapses; "
-                "give the layer one time constant")
         conn = Sparse.from_dense(conn.to_dense())
     if isinstance(conn, Dense):
         w = conn.weight
@@ -112,6 +106,15 @@ def _rows_cols(conn, rows: np.ndarray | None, cols: np.ndarray | None):
     new_ptr = np.zeros(len(r) + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_of, minlength=len(r)), out=new_ptr[1:])
     return Sparse(new_ptr, idx.astype(np.int64), vals, n_pre)
+
+
+def _delays_of(d: Delays | None, rows: np.ndarray | None,
+               cols: np.ndarray | None) -> Delays | None:
+    """The delays ``d`` of the synapses ``rows`` × ``cols`` (None: all) of a projection."""
+    if d is None:
+        return None
+    return Delays(d.row if rows is None else d.row[rows], d.col if cols is None else d.col[cols],
+                  d.nodes)
 
 
 def split_network(net: Network, dt: float, unity: int) -> Network:
@@ -142,12 +145,25 @@ def split_network(net: Network, dt: float, unity: int) -> Network:
         if len(srcs) == 1 and len(dsts) == 1:
             projections.append(p)
             continue
+        if isinstance(p.conn, Conv) and p.conn.shape[0] * p.conn.shape[1] > MAX_EXPANDED:
+            from neurocc.api.errors import UnsupportedError
+
+            split = " and ".join(f"'{g}' into {len(parts[g])}" for g in (p.src, p.dst)
+                                 if g in parts)
+            nodes = ", ".join(f"'{n}'" for n in p.nir_nodes) or "?"
+            post, pre = p.conn.shape
+            raise UnsupportedError(
+                f"projection '{p.name}' (NIR node {nodes}): its conv as explicit synapses is "
+                f"a {post} × {pre} matrix, {post * pre:,} values > 2^24 = {MAX_EXPANDED:,}, "
+                f"because the time constants split layer {split} sub-populations; give the "
+                "layer one time constant, or use a smaller conv")
         for s_name, cols in srcs:
             for d_name, rows in dsts:
                 conn = _rows_cols(p.conn, rows, cols)
                 if conn is not None:
                     projections.append(Projection(f"{p.name}[{s_name}->{d_name}]", s_name,
-                                                  d_name, conn, p.nir_nodes))
+                                                  d_name, conn, p.nir_nodes,
+                                                  _delays_of(p.delay, rows, cols)))
     outputs = tuple(n for o in net.outputs for n in ([x for x, _ in parts[o]] if o in parts
                                                       else [o]))
     meta = dict(net.meta)
