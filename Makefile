@@ -54,7 +54,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m neurocc.benchmarks.run
 
-# The fuzz campaign: 10,500 cases in five categories (tests/fuzz_campaign.py), counts into
+# The fuzz campaign: 10,808 cases in seven categories (tests/fuzz_campaign.py), counts into
 # benchmarks/results/fuzz.{json,md}; make test runs a bounded number of the same cases.
 fuzz: $(STAMP)
 	$(PY) tests/fuzz_campaign.py
