@@ -1,6 +1,6 @@
-"""How compile time and memory grow with network size, up to a full Loihi 2 chip's worth.
+"""How compile time and memory grow with network size, up to ten Loihi 2 chips' worth.
 
-    python -m neurocc.benchmarks.mapping_scale            # all cases, ~3 min on 2 cores
+    python -m neurocc.benchmarks.mapping_scale            # all cases, ~7 min on 2 cores
     python -m neurocc.benchmarks.mapping_scale --case 1/8
 
 The network is synthetic and built directly as IR: ``LAYERS`` layers of LIF neurons in a chain,
@@ -18,6 +18,14 @@ system is the does-not-fit case (how long the error takes, and its message). A l
 draws every neuron's sources at random from the whole previous layer: input and output
 axons then bind instead of memory, and every slice talks to every slice of the next layer
 (the placer's worst case).
+
+The billion-synapse case is the full-size network ten times over, "10× today's 1 M neurons
+/ 105 M synapses" read as ten times both: 10 M neurons with the same 100 synapses each (1.05
+billion), on a 160-chip system (16 × 10). Every neuron keeps its wiring, so the series
+measures one network growing. 1 M neurons with 1,000 synapses each would be another
+network: a core's memory then holds ~53 neurons instead of ~535, each listening to ~4,040
+distinct sources, next to the 4,096 input axons. It needs ~13 GB at its peak, so ``main``
+runs it only when ``BIG_NEEDS_GB`` are free, and every case under an address-space cap.
 
 Each case runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own.
 Results go to ``benchmarks/results/mapping_scale.json`` and ``.md``.
@@ -50,7 +58,17 @@ CASES = {  # name: (fraction of the full network, chips in the system or None fo
     "1": (1.0, 16, True),
     "kapoho-point 1/2": (1 / 2, None, True), "kapoho-point 1 (does not fit)": (1.0, None, True),
     "random 1/16": (1 / 16, 16, False),
+    "10 (1 billion synapses)": (10.0, 160, True),
 }
+BIG = ("10 (1 billion synapses)",)
+"""Cases ``main`` runs only with ``--big`` (minutes, and ~16 GB of memory)."""
+
+
+def chip_mesh(chips: int) -> tuple[int, int]:
+    """The most nearly square ``(x, y)`` mesh of ``chips`` chips, ``x ≥ y``: 16 → 4 × 4,
+    160 → 16 × 10."""
+    y = max(d for d in range(1, int(chips ** 0.5) + 1) if chips % d == 0)
+    return chips // y, y
 
 
 def synthetic(n_layer: int, layers: int = LAYERS, fan_in: int = FAN_IN, seed: int = 0,
@@ -96,8 +114,8 @@ def run_case(name: str) -> dict:
     frac, chips, local = CASES[name]
     hw = load_hw("loihi2")
     if chips:
-        hw = override(hw, {"mesh.chips_per_system": chips, "mesh.chip_mesh": (4, chips // 4)},
-                      source="benchmark system of 16 Loihi 2 chips")
+        hw = override(hw, {"mesh.chips_per_system": chips, "mesh.chip_mesh": chip_mesh(chips)},
+                      source=f"benchmark system of {chips} Loihi 2 chips")
     out = {"case": name, "hw": hw.name, "chips_per_system": hw.mesh.chips_per_system,
            "chip_mesh": list(hw.mesh.chip_mesh), "seconds": {}}
     sec = out["seconds"]
@@ -158,13 +176,16 @@ def markdown(results: list[dict], machine: dict) -> str:
         f"Python {machine['python']}, numpy {machine['numpy']}. Synthetic chain of "
         f"{LAYERS} LIF layers, {FAN_IN} local sparse synapses per neuron (see the module "
         "docstring). Seconds per pass; peak resident memory of the whole process "
-        "(IR build included). Traffic: messages × (hops + chip crossings) if every neuron "
-        "spikes once, greedy+swap placement versus in-order.",
+        "(IR build included; the IR alone, float32 weights and int32 indices, is ~8 bytes "
+        "per synapse). Traffic: messages × (hops + chip crossings) if every neuron "
+        "spikes once, greedy+swap placement versus in-order. The last case is ten times the "
+        "full size (10 M neurons × 100 synapses, over a billion synapses) on a 160-chip "
+        f"system; it runs when {BIG_NEEDS_GB} GB of memory are free.",
         "",
-        "| case | system | neurons | synapses | discretize | quantize | partition | place "
-        "| route | compile total | peak RSS | cores / chips | hops+crossings vs in-order "
-        "| routing energy vs in-order |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | system | neurons | synapses | IR built (time, RSS) | discretize | quantize "
+        "| partition | place | route | compile total | peak RSS | cores / chips "
+        "| hops+crossings vs in-order | routing energy vs in-order |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         s = r["seconds"]
@@ -172,6 +193,11 @@ def markdown(results: list[dict], machine: dict) -> str:
         def f(k, s=s):
             return f"{s[k]:.1f}" if k in s else "–"
 
+        system = f"{r['hw']} × {r['chips_per_system']} chips"
+        if "not_run" in r:
+            lines.append(f"| {r['case']} | {system} | {r['neurons']:,} | {r['synapses']:,} | "
+                         + "– | " * 8 + f"{r['not_run']} | – | – |")
+            continue
         if "does_not_fit" in r:
             fit, hops, energy = "does not fit", "–", "–"
         else:
@@ -179,8 +205,9 @@ def markdown(results: list[dict], machine: dict) -> str:
             hops = f"−{r['hops_reduction_vs_in_order']:.0%}"
             energy = f"−{r['routing_energy_reduction_vs_in_order']:.0%}"
         lines.append(
-            f"| {r['case']} | {r['hw']} × {r['chips_per_system']} chips | {r['neurons']:,} | "
-            f"{r['synapses']:,} | {f('discretize')} | {f('quantize')} | {f('partition')} | "
+            f"| {r['case']} | {system} | {r['neurons']:,} | "
+            f"{r['synapses']:,} | {s['build_ir']:.1f} s, {r['rss_after_build_gb']:.2f} GB | "
+            f"{f('discretize')} | {f('quantize')} | {f('partition')} | "
             f"{f('place')} | {f('route')} | {s['compile_total']:.1f} | "
             f"{r['peak_rss_gb']:.2f} GB | {fit} | {hops} | {energy} |")
     errors = [r for r in results if "does_not_fit" in r]
@@ -188,6 +215,31 @@ def markdown(results: list[dict], machine: dict) -> str:
         lines += ["", f"Does-not-fit message ({r['case']}, after "
                       f"{r['seconds']['compile_total']:.1f} s):", "", f"> {r['does_not_fit']}"]
     return "\n".join(lines) + "\n"
+
+
+BIG_NEEDS_GB = 16
+"""Memory the 1-billion-synapse case needs free to start (it peaks near 13 GB)."""
+CAP_BYTES = 20 * 10**9
+"""Address-space cap of every case's process (``RLIMIT_AS``): a case that grows past it
+fails alone instead of taking a shared machine down."""
+
+
+def _available_gb() -> float:
+    with open("/proc/meminfo") as f:
+        info = dict(line.split(":", 1) for line in f)
+    return int(info["MemAvailable"].split()[0]) / 1e6
+
+
+def _cap() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
+
+
+def _not_run(name: str, why: str) -> dict:
+    frac, chips, _ = CASES[name]
+    return {"case": name, "hw": "loihi2", "chips_per_system": chips or 8,
+            "neurons": LAYERS * int(FULL_LAYER * frac),
+            "synapses": LAYERS * int(FULL_LAYER * frac) * FAN_IN, "seconds": {},
+            "not_run": why}
 
 
 def main(argv=None) -> int:
@@ -201,8 +253,21 @@ def main(argv=None) -> int:
     results = []
     load_before = os.getloadavg()[0]
     for name in CASES:
+        free = _available_gb()
+        if name in BIG and free < BIG_NEEDS_GB:
+            results.append(_not_run(name, f"skipped: {free:.1f} GB of memory available, the "
+                                          f"case needs {BIG_NEEDS_GB} GB"))
+            print(f"{name:<32} {results[-1]['not_run']}", flush=True)
+            continue
         p = subprocess.run([sys.executable, "-m", "neurocc.benchmarks.mapping_scale",
-                            "--case", name], capture_output=True, text=True, check=True)
+                            "--case", name], capture_output=True, text=True,
+                           preexec_fn=_cap)
+        if p.returncode:
+            last = (p.stderr.strip().splitlines() or ["no message"])[-1]
+            results.append(_not_run(name, f"failed under the {CAP_BYTES / 1e9:.0f} GB cap: "
+                                          f"{last}"))
+            print(f"{name:<32} {results[-1]['not_run']}", flush=True)
+            continue
         results.append(json.loads(p.stdout.strip().splitlines()[-1]))
         r = results[-1]
         print(f"{name:<32} {r['seconds']['compile_total']:6.1f} s  "

@@ -50,9 +50,10 @@ def test_round_trip_runs_identically(program, tmp_path):
 
 
 def test_weights_are_stored_narrow_and_come_back_exactly(tmp_path, monkeypatch):
-    """Integer weights in int8/int16, float32-exact floats in float32; loaded back in their
-    own dtype with every value equal. The float IR weights (as in the .nir) then dominate
-    the file; the program's own integer weights cost a quarter of that."""
+    """Integer weights (int16 in memory) in int8/int16, float32-exact floats in float32;
+    loaded back in their own dtype with every value equal. The float IR weights (as in the
+    .nir) then dominate the file; the program's own integer weights cost a quarter of
+    that."""
     import neurocc.compiler.targets.loihi.artifact as payload
 
     rng = np.random.default_rng(3)
@@ -68,7 +69,7 @@ def test_weights_are_stored_narrow_and_come_back_exactly(tmp_path, monkeypatch):
     prog = compile_nir(graph, hw="loihi2")
     again = load(save(prog, tmp_path / "narrow.neurocc"))
     for p, q in zip(prog.projections, again.projections):
-        assert q.conn.weight.dtype == np.int64
+        assert q.conn.weight.dtype == p.conn.weight.dtype == prog.numerics.weight_dtype
         np.testing.assert_array_equal(p.conn.weight, q.conn.weight)
     for p, q in zip(prog.network.projections, again.network.projections):
         assert q.conn.weight.dtype == p.conn.weight.dtype
@@ -80,7 +81,7 @@ def test_weights_are_stored_narrow_and_come_back_exactly(tmp_path, monkeypatch):
     assert ints < 0.3 * floats
     monkeypatch.setattr(payload, "_narrowest", lambda a: a)
     wide = save(prog, tmp_path / "wide.neurocc").stat().st_size
-    assert (tmp_path / "narrow.neurocc").stat().st_size < 0.8 * wide
+    assert (tmp_path / "narrow.neurocc").stat().st_size <= wide   # int16 in memory already
 
 
 def test_compiling_twice_gives_the_same_bytes(tmp_path):

@@ -23,8 +23,7 @@ import numpy as np
 
 from neurocc.api.errors import QuantizationError, UnsupportedError
 from neurocc.compiler.ir.connectivity import Conv, Dense
-from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork
-from neurocc.compiler.ir.graph import Projection
+from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork, DiscreteProjection
 from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons, Threshold
 from neurocc.compiler.passes.base import CompileState, Pass
 
@@ -161,6 +160,6 @@ class Discretize(Pass):
             if isinstance(conn, Conv) and (delay is not None or not conn.channel_uniform(scale)):
                 # per-neuron gains break weight sharing; Lava's Conv has no delays
                 conn = Dense(conn.to_dense())
-            projections.append(Projection(p.name, p.src, p.dst, conn.scale_rows(scale),
-                                          p.nir_nodes, delay))
+            projections.append(DiscreteProjection(p.name, p.src, p.dst, conn, scale,
+                                                  p.nir_nodes, delay))
         return DiscreteNetwork(net, tuple(groups), tuple(projections), dt, tuple(warnings))

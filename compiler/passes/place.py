@@ -144,8 +144,11 @@ class _Search:
         m = hw.mesh
         first = tiles * m.cores_per_tile                          # a core of every tile
         wew, wns, wcr = cost_weights(hw, graph)
-        ew, ns, cr = path_counts(first[:, None], first[None, :], hw)
-        self.D = (ew * wew + ns * wns + cr * wcr).astype(np.float64)   # (n_t, n_t)
+        self.D = np.empty((len(first), len(first)))                # (n_t, n_t)
+        rows = max(1, (1 << 22) // max(len(first), 1))    # a block of rows at a time
+        for r in range(0, len(first), rows):
+            ew, ns, cr = path_counts(first[r:r + rows, None], first[None, :], hw)
+            self.D[r:r + rows] = ew * wew + ns * wns + cr * wcr
         hew, hns, hcr = path_counts(m.input_core, first, hw)
         self.C = graph.host[:, None] * (hew * wew + hns * wns + hcr * wcr)[None, :] \
             .astype(np.float64)

@@ -29,30 +29,42 @@ def source_cores(index: SourceIndex, slices_cores: np.ndarray, hw: HardwareSpec)
     return out
 
 
+PAIRS_AT_ONCE = 1 << 22
+"""(source, core) pairs routed at once (working memory, not a limit): at a billion synapses
+the per-pair temporaries of one pass over all 18 M pairs took 2.7 GB."""
+
+
 def build_routes(index: SourceIndex, sources: SliceSources, slices_cores: np.ndarray,
                  hw: HardwareSpec, fan_out: np.ndarray) -> Routes:
     """Routes from the distinct sources of every slice and the slice's core."""
     src_core = source_cores(index, slices_cores, hw)
     pair_src = sources.ids
     pair_core = np.repeat(slices_cores[:, 3], sources.counts)
-    a = src_core[pair_src]
-    ew, ns, cr = path_counts(a, pair_core, hw)
     lat = hw.latency
-    t = ew * lat.hop_ew_s + ns * lat.hop_ns_s + cr * lat.chip_crossing_s
     total = index.total
-    longest = np.zeros(total)
-    np.maximum.at(longest, pair_src, t)
-    split = index.split
     mesh = LinkMesh(hw)
+    longest = np.zeros(total)
+    hops = [np.zeros(total) for _ in range(3)]           # east-west, north-south, chips
+    link_load = np.zeros(mesh.n_links)
+    # Every sum is of whole numbers below 2^53, so summing by chunks changes no bit.
+    for s in range(0, len(pair_src), PAIRS_AT_ONCE):
+        src, core = pair_src[s:s + PAIRS_AT_ONCE], pair_core[s:s + PAIRS_AT_ONCE]
+        a = src_core[src]
+        counts = path_counts(a, core, hw)
+        ew, ns, cr = counts
+        np.maximum.at(longest, src, ew * lat.hop_ew_s + ns * lat.hop_ns_s
+                      + cr * lat.chip_crossing_s)
+        for h, c in zip(hops, counts):
+            h += np.bincount(src, c, total)
+        link_load += mesh.loads(a, core, np.ones(len(src)))
+    split = index.split
     return Routes(
         index=index,
         msgs=split(np.bincount(pair_src, minlength=total).astype(np.float64)),
-        hops_ew=split(np.bincount(pair_src, ew, total)),
-        hops_ns=split(np.bincount(pair_src, ns, total)),
-        chips=split(np.bincount(pair_src, cr, total)),
+        hops_ew=split(hops[0]), hops_ns=split(hops[1]), chips=split(hops[2]),
         fanout=split(fan_out.astype(np.float64)), longest_s=split(longest),
         pair_src=pair_src, pair_core=pair_core, src_core=src_core, mesh=mesh,
-        link_load=mesh.loads(a, pair_core, np.ones(len(pair_src))))
+        link_load=link_load)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ process models compute it (``PyLifModelBitAcc``, ``PyDenseModelBitAcc``, ``PyCon
 quantizer uses it to pick representable numbers and the emulator to step the network, so the
 two cannot drift, and a config with other widths changes both alike. Lava's own models
 implement exactly ``LAVA`` (24-bit state, 12-bit decays, 17-bit thresholds); the Lava backend
-refuses programs compiled for other widths. Everything is int64 numpy.
+refuses programs compiled for other widths. All arithmetic is int64 numpy (a program's weights
+are stored narrower, ``weight_dtype``).
 
 Per time step, for a LIF population (``notes/lava-fixed-point.md``), with ``D = 2^decay_bits``
 and ``S = 2^(state_bits − 1)``::
@@ -188,6 +189,16 @@ class LoihiNumerics:
         k = self.weight_bits - nwb + (1 if mode == MIXED else 0)
         w = (w >> k) << k
         return -w if neg else w
+
+    @property
+    def weight_dtype(self) -> np.dtype:
+        """What a compiled program stores its integer weights in: the narrowest signed type
+        that holds every weight of any sign mode and its magnitude (so ``abs`` cannot
+        overflow), int16 for Lava's 8-bit weights. Arithmetic on them is int64."""
+        for t in (np.int16, np.int32):
+            if np.iinfo(t).max >= 1 << self.weight_bits:
+                return np.dtype(t)
+        return np.dtype(np.int64)
 
     def quantize_to_grid(self, x: np.ndarray, mode: str) -> np.ndarray:
         """Round real-valued weights (already scaled to integer units) to the nearest value

@@ -50,10 +50,12 @@ class LoihiGroup:
 
 @dataclass(frozen=True, eq=False)
 class LoihiProjection:
-    """Integer synapses: ``conn`` holds int64 weights (Lava-representable, so Lava's own
+    """Integer synapses: ``conn`` holds integer weights (Lava-representable, so Lava's own
     truncation is a no-op), shifted by ``weight_exp`` after accumulation (ignored by conv,
-    as in Lava's Conv). ``delay``: whole-step synaptic delays (``ir/delays.py``; never on a
-    conv), or None. A spike sent at step t reaches synapse (i, j) at step t + 1 + d[i, j];
+    as in Lava's Conv). The compiler stores them in ``LoihiNumerics.weight_dtype`` (int16
+    for 8-bit weights: a quarter of int64 at a billion synapses), so a backend widens them
+    to int64 before it sums. ``delay``: whole-step synaptic delays (``ir/delays.py``; never
+    on a conv), or None. A spike sent at step t reaches synapse (i, j) at step t + 1 + d[i, j];
     Lava's ``DelayDense`` shifts the sum of each step's spikes per delay, and so does the
     emulator."""
 

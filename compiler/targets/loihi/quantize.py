@@ -26,7 +26,7 @@ import numpy as np
 
 from neurocc.api.errors import QuantizationError, ResourceError
 from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
-from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork
+from neurocc.compiler.ir.discrete import DiscreteGroup, DiscreteNetwork, DiscreteProjection
 from neurocc.compiler.ir.encoding import GradedInput, InputEncoding, SpikeInput
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.passes.base import CompileState, Pass
@@ -46,43 +46,110 @@ SPARSE_DENSITY = 0.25
 compiler choice: it lowers synaptic memory and emulation cost, never the results)."""
 
 
-def _abs_row_sums(conn) -> np.ndarray:
-    """Σ_j |w_ij| per post neuron."""
-    if isinstance(conn, Dense):
-        return np.abs(conn.weight).sum(axis=1)
-    if isinstance(conn, Sparse):
-        c = np.concatenate([[0.0], np.cumsum(np.abs(conn.data))])
-        return c[conn.indptr[1:]] - c[conn.indptr[:-1]]
-    k = np.abs(conn.weight).reshape(conn.weight.shape[0], -1).sum(axis=1)
-    return np.repeat(k, int(np.prod(conn.out_shape[1:])))  # upper bound (ignores padding)
+CHUNK = 1 << 20
+"""Weights multiplied out, summed or quantized at once (working memory, not a limit): a
+100 M-synapse projection needs no full-size float temporaries."""
 
 
-def _quantize_chunked(raw: np.ndarray, factor: float, mode: str, num: LoihiNumerics,
-                      chunk: int = 1 << 20) -> tuple[np.ndarray, dict]:
-    """``quantize_to_grid(raw · factor)`` and its error statistics, a chunk at a time so a
-    100 M-synapse projection needs no full-size float temporaries."""
-    flat = raw.reshape(-1)
-    q = np.empty(flat.shape, dtype=np.int64)
+@dataclass(frozen=True, eq=False)
+class _Summary:
+    """What the scale and the exponent need of a discretized projection's weights, from one
+    chunked pass: ``Σ_j |w_ij|`` per post neuron (a conv's: per channel, repeated over its
+    positions, an upper bound that ignores padding), ``max |w|``, and the smallest and
+    largest weight (numpy scalars of the weights' dtype)."""
+
+    abs_row_sums: np.ndarray
+    max_abs: float
+    lo: object
+    hi: object
+
+
+def _summary(p: DiscreteProjection) -> _Summary:
+    """The same numbers the whole scaled matrix would give, bit for bit: rows of a dense
+    matrix are summed a block at a time, a sparse one's running sum carries across chunks
+    in the weights' dtype."""
+    src, n = p.source, p.size
+    if isinstance(src, Conv) or n == 0:        # kernels are small: scaled whole
+        conn = p.conn
+        w = conn.values
+        if isinstance(src, Conv):
+            k = np.abs(w).reshape(w.shape[0], -1).sum(axis=1)
+            sums = np.repeat(k, int(np.prod(conn.out_shape[1:])))
+        else:
+            sums = np.abs(w).sum(axis=1) if isinstance(src, Dense) else np.zeros(conn.shape[0])
+        lo, hi = (w.min(), w.max()) if w.size else (None, None)
+        return _Summary(sums, float(np.max(np.abs(w))) if w.size else 0.0, lo, hi)
+    lo = hi = None
+    max_abs = 0.0
+    if isinstance(src, Dense):
+        n_pre = src.shape[1]
+        step = max(1, CHUNK // max(n_pre, 1)) * n_pre     # whole rows
+        parts = []
+        for a in range(0, n, step):
+            w = p.scaled(a, min(n, a + step))
+            aw = np.abs(w)
+            parts.append(aw.reshape(-1, n_pre).sum(axis=1))
+            max_abs = max(max_abs, float(aw.max()))
+            lo = w.min() if lo is None else min(lo, w.min())
+            hi = w.max() if hi is None else max(hi, w.max())
+        return _Summary(np.concatenate(parts), max_abs, lo, hi)
+    ptr = src.indptr
+    at = np.zeros(len(ptr))            # the running sum of |w| at every row start
+    carry = None
+    for a in range(0, n, CHUNK):
+        b = min(n, a + CHUNK)
+        w = p.scaled(a, b)
+        aw = np.abs(w)
+        carry = np.zeros((), aw.dtype) if carry is None else carry
+        run = np.cumsum(np.concatenate([carry[None], aw]))
+        i, j = np.searchsorted(ptr, a, "right"), np.searchsorted(ptr, b, "right")
+        at[i:j] = run[ptr[i:j] - a]
+        carry = run[-1]
+        max_abs = max(max_abs, float(aw.max()))
+        lo = w.min() if lo is None else min(lo, w.min())
+        hi = w.max() if hi is None else max(hi, w.max())
+    return _Summary(at[1:] - at[:-1], max_abs, lo, hi)
+
+
+class _Summaries:
+    """``_summary`` of each projection, computed on first use and kept until popped."""
+
+    def __init__(self):
+        self._done: dict[str, _Summary] = {}
+
+    def __getitem__(self, p: DiscreteProjection) -> _Summary:
+        if p.name not in self._done:
+            self._done[p.name] = _summary(p)
+        return self._done[p.name]
+
+    def pop(self, p: DiscreteProjection) -> _Summary:
+        summary = self[p]
+        del self._done[p.name]
+        return summary
+
+
+def _quantize_chunked(p: DiscreteProjection, factor: float, mode: str, num: LoihiNumerics
+                      ) -> tuple[np.ndarray, dict]:
+    """``quantize_to_grid(w · factor)`` of the projection's scaled weights ``w`` (shaped as
+    ``source.values``, in ``num.weight_dtype``) and its error statistics, a chunk at a
+    time."""
+    chunk = CHUNK
+    q = np.empty(p.size, dtype=num.weight_dtype)
     sq_err = sq_ref = 0.0
     max_err, zeroed = 0.0, 0
-    for a in range(0, flat.size, chunk):
-        r = flat[a:a + chunk]
+    for a in range(0, p.size, chunk):
+        r = p.scaled(a, min(p.size, a + chunk))
         qi = q[a:a + chunk] = num.quantize_to_grid(r * factor, mode)
         err = qi / factor - r
         sq_err += float(np.dot(err, err))
         sq_ref += float(np.dot(r, r))
         max_err = max(max_err, float(np.max(np.abs(err), initial=0.0)))
         zeroed += int(np.count_nonzero((qi == 0) & (r != 0)))
-    return q.reshape(raw.shape), {
+    return q.reshape(p.source.values.shape), {
         "weight_rms_rel_error": float(np.sqrt(sq_err / sq_ref)) if sq_ref > 0 else 0.0,
         "weight_max_abs_error": max_err,
         "weights_rounded_to_zero": zeroed,
     }
-
-
-def _max_abs(conn) -> float:
-    w = conn.values
-    return float(np.max(np.abs(w))) if w.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -109,16 +176,17 @@ class Quantize(Pass):
         bias_mant_max = (1 << (num.bias_mant_bits - 1)) - 1
         groups, projections = [], []
         layers, proj_report = {}, {}
+        sums = _Summaries()
 
         in_scale = 1.0
         in_max = 1.0
         if isinstance(enc, GradedInput):
             in_max = float(enc.max)
-            in_scale = self._input_scale(dnet, enc, in_max)
+            in_scale = self._input_scale(dnet, enc, in_max, sums)
             enc = replace(enc, scale=in_scale)
 
         for g in dnet.groups:
-            S, binding = self._scale(g, dnet, in_max, in_scale)
+            S, binding = self._scale(g, dnet, in_max, in_scale, sums)
             if g.spiking:
                 vth = int(math.floor(g.threshold * S))
                 if vth < 1:
@@ -155,14 +223,15 @@ class Quantize(Pass):
                 threshold_rel_error=(abs(vth / S - g.threshold) / g.threshold
                                      if g.spiking else 0.0))
             for p in dnet.incoming(g.name):
-                q, rep = self._projection(p, S, in_scale if p.src == INPUT else 1.0)
+                q, rep = self._projection(p, S, in_scale if p.src == INPUT else 1.0,
+                                          sums.pop(p))
                 projections.append(q)
                 proj_report[p.name] = rep
         report = QuantizationReport(layers, proj_report, tuple(dnet.warnings))
         return LoweredNetwork(tuple(groups), tuple(projections), enc, report)
 
     def _scale(self, g: DiscreteGroup, dnet: DiscreteNetwork, in_max: float,
-               in_scale: float | None) -> tuple[float, str]:
+               in_scale: float | None, sums: _Summaries) -> tuple[float, str]:
         """The largest layer scale S every limit allows, and the limit that binds.
         ``in_scale`` None: ignore the input projections' weight limits (graded input whose
         payload scale is still to be chosen)."""
@@ -174,7 +243,7 @@ class Quantize(Pass):
         incoming = dnet.incoming(g.name)
         src_max = {p.name: (in_max if p.src == INPUT else 1.0) for p in incoming}
         # Worst-case |U| (model units) with every input at its maximum at once.
-        drive = sum((_abs_row_sums(p.conn) * src_max[p.name] for p in incoming),
+        drive = sum((sums[p].abs_row_sums * src_max[p.name] for p in incoming),
                     np.zeros(g.n))
         u_max = float(drive.max()) / g.decay_u if incoming else 0.0
         b_max = float(np.max(np.abs(g.bias))) if g.n else 0.0
@@ -190,10 +259,10 @@ class Quantize(Pass):
         for p in incoming:
             if p.src == INPUT and in_scale is None:
                 continue
-            wmax = _max_abs(p.conn) / (in_scale if p.src == INPUT else 1.0)
+            wmax = sums[p].max_abs / (in_scale if p.src == INPUT else 1.0)
             if wmax == 0:
                 continue
-            e_max = 0 if isinstance(p.conn, Conv) else num.weight_exp_max
+            e_max = 0 if isinstance(p.source, Conv) else num.weight_exp_max
             limits[f"weights of {p.name} (mantissa at exponent {e_max})"] = \
                 hi * 2.0**e_max / wmax
         if b_max > 0:
@@ -204,7 +273,8 @@ class Quantize(Pass):
         binding = min(limits, key=limits.get)
         return limits[binding], binding
 
-    def _input_scale(self, dnet: DiscreteNetwork, enc: GradedInput, in_max: float) -> float:
+    def _input_scale(self, dnet: DiscreteNetwork, enc: GradedInput, in_max: float,
+                     sums: _Summaries) -> float:
         """Graded payload per input unit: a power of two chosen so that the input
         projections' weights use their full mantissa at exponent 0, capped by the payload
         width. (Too fine a payload would push every input weight below one mantissa step.)"""
@@ -215,32 +285,31 @@ class Quantize(Pass):
             ins = [p for p in dnet.incoming(g.name) if p.src == INPUT]
             if not ins:
                 continue
-            S, _ = self._scale(g, dnet, in_max, None)
+            S, _ = self._scale(g, dnet, in_max, None, sums)
             for p in ins:
-                wmax = _max_abs(p.conn)
+                wmax = sums[p].max_abs
                 if wmax > 0:
                     best = min(best, wmax * S / hi)
         return float(2.0 ** math.floor(math.log2(max(best, 1e-300)))) if best < cap else cap
 
-    def _projection(self, p, S: float, unit: float
+    def _projection(self, p: DiscreteProjection, S: float, unit: float, summary: _Summary
                     ) -> tuple[LoihiProjection, ProjectionQuantization]:
         """Integer weights and exponent for projection ``p`` into a layer of scale ``S``;
         ``unit`` is the input payload per model unit (1 for spikes)."""
         num = self.num
-        conn = p.conn
-        wmax = _max_abs(conn) / unit
+        wmax = summary.max_abs / unit
         hi = num.weight_range(MIXED)[1]
         e = 0
-        if not isinstance(conn, Conv) and wmax > 0:   # Lava's Conv ignores weight_exp
+        if not isinstance(p.source, Conv) and wmax > 0:   # Lava's Conv ignores weight_exp
             e = int(np.clip(math.ceil(math.log2(wmax * S / hi)), num.weight_exp_min,
                             num.weight_exp_max))
         factor = S / unit / 2.0**e
-        raw = conn.values
         # rounding is monotonic, so the extremes decide Lava's sign mode
-        ends = np.round(np.array([raw.min(), raw.max()]) * factor) if raw.size else np.zeros(1)
+        ends = np.round(np.array([summary.lo, summary.hi]) * factor) if p.size else \
+            np.zeros(1)
         mode = sign_mode(ends)
-        q, stats = _quantize_chunked(raw, factor, mode, num)
-        qconn = conn.map_weights(lambda w: q.reshape(w.shape))
+        q, stats = _quantize_chunked(p, factor, mode, num)
+        qconn = p.source.map_weights(lambda w: q.reshape(w.shape))
         if isinstance(qconn, Dense) and \
                 np.count_nonzero(qconn.weight) <= SPARSE_DENSITY * qconn.weight.size:
             qconn = Sparse.from_dense(qconn.weight)
