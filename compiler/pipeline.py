@@ -27,16 +27,21 @@ from neurocc.hw_configs import HardwareSpec, load_hw
 
 def default_pipeline(hw: HardwareSpec, options: CompileOptions) -> Pipeline:
     """The passes ``compile_network`` runs, in order."""
-    decay_bits = getattr(hw.numerics, "decay_bits", None)
-    split = (SplitDecays(options.dt, decay_bits),) if decay_bits else ()
     return Pipeline((
-        *split,
+        *_split(hw, options.dt),
         Discretize(options.dt),
         get_target(hw.target).lowering(hw, options),
         Partition(hw),
         Place(hw, options.placement),
         Route(hw),
     ))
+
+
+def _split(hw: HardwareSpec, dt: float) -> tuple[SplitDecays, ...]:
+    """The sub-populations pass, for a chip with a decay register (the only pass that
+    changes the float IR a program keeps)."""
+    decay_bits = getattr(hw.numerics, "decay_bits", None)
+    return (SplitDecays(dt, decay_bits),) if decay_bits else ()
 
 
 def _encoding(enc: InputEncoding | None, hw: HardwareSpec) -> InputEncoding:
@@ -87,31 +92,52 @@ def compile_nir(source, hw: HardwareSpec | str = "loihi2", dt: float = 1e-4,
                 producer: str | None = None):
     """Compile a ``.nir`` file or ``nir.NIRGraph``; ``producer`` applies that exporter's
     corrections (``compiler/frontend/producers.py``)."""
-    from neurocc.compiler.frontend import read_nir
-
-    if producer is not None:
-        from neurocc.compiler.frontend.nir import _load
-        from neurocc.compiler.frontend.producers import corrected
-
-        graph, _ = _load(source)
-        if graph is source:                 # an in-memory graph: leave the caller's alone
-            import copy
-
-            graph = copy.deepcopy(source)
-        net = read_nir(corrected(graph, producer, dt))
-    else:
-        net = read_nir(source)
+    net = _read_nir(source, dt, producer)
     info = {"nir": str(source) if isinstance(source, (str, Path)) else "<NIRGraph>"}
     if producer is not None:
         info["producer"] = producer
     if isinstance(source, (str, Path)):
-        h = hashlib.sha256()
-        with open(source, "rb") as f:       # in chunks: a .nir file can be gigabytes
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        info["nir_sha256"] = h.hexdigest()
+        info["nir_sha256"] = file_sha256(source)
     return compile_network(net, hw, dt, reset, input_encoding, info, placement=placement,
                            callback=callback)
 
 
-__all__ = ["RESETS", "compile_network", "compile_nir", "default_pipeline"]
+def _read_nir(source, dt: float, producer: str | None) -> Network:
+    from neurocc.compiler.frontend import read_nir
+
+    if producer is None:
+        return read_nir(source)
+    from neurocc.compiler.frontend.nir import _load
+    from neurocc.compiler.frontend.producers import corrected
+
+    graph, _ = _load(source)
+    if graph is source:                 # an in-memory graph: leave the caller's alone
+        import copy
+
+        graph = copy.deepcopy(source)
+    return read_nir(corrected(graph, producer, dt))
+
+
+def file_sha256(path) -> str:
+    """The sha256 of a file, read in chunks (a ``.nir`` file can be gigabytes)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def nir_network(source, hw: HardwareSpec, dt: float, producer: str | None = None) -> Network:
+    """The float IR that ``compile_nir(source, hw, dt, producer=producer)`` keeps in its
+    program (``program.network``): the graph as read, split into sub-populations as the
+    default pipeline splits it. A saved program whose float weights were left in its
+    ``.nir`` reads them back from here."""
+    state = CompileState(hw=hw, options=CompileOptions(dt=dt), network=_read_nir(
+        source, dt, producer))
+    for p in _split(hw, dt):
+        state = p.run(state)
+    return state.network
+
+
+__all__ = ["RESETS", "compile_network", "compile_nir", "default_pipeline", "file_sha256",
+           "nir_network"]

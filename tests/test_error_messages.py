@@ -1713,6 +1713,23 @@ def _(ctx):
     neurocc.load(resign(ctx, edit=_set("hw", [])))
 
 
+@pin("artifact payload version", ART, r"has Loihi payload version 9, this neurocc reads "
+     r"versions 1 to \d+", r"recompile it with this neurocc$")
+def _(ctx):
+    neurocc.load(resign(ctx, edit=_set("payload_version", 9)))
+
+
+@pin("artifact float weights gone", ART, r"the float reference needs its float weights, which "
+     r"were left in the \.nir it was compiled from, but no file at '.*gone\.nir' has its "
+     r"sha256", r"put that \.nir beside the program, or compile the "
+     r"model again and run the reference on that program$")
+def _(ctx):
+    model = written(ctx, mlp(), "gone.nir")
+    compile(model).save(ctx.tmp / "p.neurocc")
+    model.unlink()
+    neurocc.load(ctx.tmp / "p.neurocc").run(np.zeros((4, 2, 3)), backend="reference")
+
+
 # --------------------------------------------------------------------------- inputs and run
 
 def run(ctx, x, **kw):

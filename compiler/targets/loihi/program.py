@@ -1,5 +1,6 @@
 """The Loihi program: Lava's fixed-point parameters, the placement, and the float IR it came
-from. ``compiler/artifact.py`` saves and loads it (``neurocc compile -o PROGRAM``)."""
+from. ``compiler/artifact.py`` saves and loads it (``neurocc compile -o PROGRAM``); a loaded
+program's float weights may be read back from its ``.nir`` on first use (``float_weights.py``)."""
 
 from __future__ import annotations
 
