@@ -182,10 +182,10 @@ def markdown(results: list[dict], machine: dict) -> str:
         "full size (10 M neurons × 100 synapses, over a billion synapses) on a 160-chip "
         f"system; it runs when {BIG_NEEDS_GB} GB of memory are free.",
         "",
-        "| case | system | neurons | synapses | IR built (time, RSS) | discretize | quantize "
-        "| partition | place | route | compile total | peak RSS | cores / chips "
-        "| hops+crossings vs in-order | routing energy vs in-order |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | system | neurons | synapses | IR built (time, peak RSS) | sub-populations "
+        "| discretize | quantize | partition | place | route | compile total | peak RSS "
+        "| cores / chips | hops+crossings vs in-order | routing energy vs in-order |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         s = r["seconds"]
@@ -196,7 +196,7 @@ def markdown(results: list[dict], machine: dict) -> str:
         system = f"{r['hw']} × {r['chips_per_system']} chips"
         if "not_run" in r:
             lines.append(f"| {r['case']} | {system} | {r['neurons']:,} | {r['synapses']:,} | "
-                         + "– | " * 8 + f"{r['not_run']} | – | – |")
+                         + "– | " * 9 + f"{r['not_run']} | – | – |")
             continue
         if "does_not_fit" in r:
             fit, hops, energy = "does not fit", "–", "–"
@@ -207,7 +207,7 @@ def markdown(results: list[dict], machine: dict) -> str:
         lines.append(
             f"| {r['case']} | {system} | {r['neurons']:,} | "
             f"{r['synapses']:,} | {s['build_ir']:.1f} s, {r['rss_after_build_gb']:.2f} GB | "
-            f"{f('discretize')} | {f('quantize')} | {f('partition')} | "
+            f"{f('subpopulations')} | {f('discretize')} | {f('quantize')} | {f('partition')} | "
             f"{f('place')} | {f('route')} | {s['compile_total']:.1f} | "
             f"{r['peak_rss_gb']:.2f} GB | {fit} | {hops} | {energy} |")
     errors = [r for r in results if "does_not_fit" in r]
