@@ -18,11 +18,16 @@ from neurocc.api.files import write_atomic
 from neurocc.api.jsonable import jsonable
 
 FORMAT = "neurocc-program"
-FORMAT_VERSION = 2
-"""Version 2 (from 1): the header names its ``target``, the input encoding and the
-quantization report are typed records, and the route pass's totals are a field of their own
-rather than an entry written into the placement's statistics. Version 1 files are refused
-with a request to recompile."""
+FORMAT_VERSION = 3
+"""Version 3 (from 2): the same container; a target's payload may leave its float weights in
+the ``.nir`` it was compiled from (the Loihi payload's version 2), so a reader that knows
+only container version 2 refuses these files by their version instead of failing on a
+missing field. Version 2 (from 1): the header names its ``target``, the input encoding and
+the quantization report are typed records, and the route pass's totals are a field of their
+own rather than an entry written into the placement's statistics."""
+READS = (2, 3)
+"""Container versions this neurocc loads (2: the target's payload says which of its own
+versions it is); version 1 files are refused with a request to recompile."""
 
 
 def _digest(meta_json: bytes, arrays: dict) -> str:
@@ -94,10 +99,10 @@ def load(path: str | Path):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ArtifactError(f"'{path}' is not a neurocc program; compile one with neurocc "
                             "compile")
-    if meta.get("version") != FORMAT_VERSION:
+    if meta.get("version") not in READS:
         raise ArtifactError(
             f"program '{path}' has format version {meta.get('version')}, this neurocc reads "
-            f"version {FORMAT_VERSION}; recompile it with this neurocc")
+            f"versions {', '.join(map(str, READS))}; recompile it with this neurocc")
     if _digest(meta_json, arrays) != digest:
         raise ArtifactError(f"program '{path}' failed its checksum (the file was modified or "
                             "damaged); recompile it with neurocc compile")

@@ -1674,7 +1674,7 @@ def _(ctx):
     neurocc.load(resign(ctx, edit=_set("format", "zip")))
 
 
-@pin("artifact version", ART, r"has format version 999, this neurocc reads version \d+",
+@pin("artifact version", ART, r"has format version 999, this neurocc reads versions [\d, ]+",
      r"recompile it with this neurocc")
 def _(ctx):
     neurocc.load(resign(ctx, edit=_set("version", 999)))
