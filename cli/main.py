@@ -91,7 +91,7 @@ def cmd_compile(a) -> int:
         prog = neurocc.compile(a.model, hw=a.hw, dt=a.dt, reset=a.reset, input_encoding=enc,
                                callback=clock if clock.enabled else None, steps=a.steps,
                                producer=a.producer)
-    prog.save(a.output)
+    prog.save(a.output, embed_float_weights=a.embed_float_weights)
     summary = prog.info(detail=False)
     summary["program"] = str(a.output)
     if a.json:
@@ -384,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "program: run then refuses inputs that look like (batch, steps); default: "
                    "unknown, not checked)")
     c.add_argument("-o", "--output", required=True, help="program file to write")
+    c.add_argument("--embed-float-weights", action="store_true",
+                   help="store the float weights in the program too (by default they stay in "
+                   "the .nir, which the float reference then reads: use this to run "
+                   "--backend reference or report where the .nir is not)")
     c.add_argument("--json", action="store_true", help="print the program's summary as one "
                    "JSON object")
     c.add_argument("--quiet", action="store_true",

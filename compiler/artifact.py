@@ -47,11 +47,12 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return b.getvalue()
 
 
-def save(program, path: str | Path) -> Path:
-    """Write ``program``; the same program always produces the same bytes."""
+def save(program, path: str | Path, **options) -> Path:
+    """Write ``program``; the same program always produces the same bytes. ``options`` go to
+    the target's payload writer (Loihi: ``embed_float_weights``)."""
     from neurocc.compiler.targets import get_target
 
-    meta, arrays = get_target(program.target).to_payload(program)
+    meta, arrays = get_target(program.target).to_payload(program, **options)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "target": program.target, **meta}
     meta_json = json.dumps(jsonable(meta), sort_keys=True).encode()
     digest = _digest(meta_json, arrays)

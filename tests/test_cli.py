@@ -78,6 +78,27 @@ def test_compile_run_info(model):
     assert code == 2 and "workers must be at least 1" in one_line_error(err)
 
 
+def test_a_program_with_embedded_float_weights_runs_the_reference_without_its_nir(model,
+                                                                                 tmp_path):
+    import shutil
+
+    shutil.copy(model / "m.nir", tmp_path / "m.nir")
+    args = ("--input", model / "x.npy", "--backend", "reference", "--json")
+    for flag, name in (([], "plain.neurocc"), (["--embed-float-weights"], "full.neurocc")):
+        code, out, err = neurocc("compile", tmp_path / "m.nir", "-o", tmp_path / name, *flag)
+        assert code == 0, err
+    code, want, err = neurocc("run", tmp_path / "plain.neurocc", *args)
+    assert code == 0, err
+    (tmp_path / "m.nir").unlink()
+    code, out, err = neurocc("run", tmp_path / "plain.neurocc", *args)
+    assert code == 2 and "--embed-float-weights" in one_line_error(err)
+    code, out, err = neurocc("run", tmp_path / "full.neurocc", *args)
+    assert code == 0, err
+    a, b = json.loads(want), json.loads(out)
+    assert a.pop("wall_s") >= 0 and b.pop("wall_s") >= 0
+    assert a["output_spike_counts"] == b["output_spike_counts"]
+
+
 def test_dt_and_reset_options_are_recorded(model):
     prog = model / "s.neurocc"
     code, _, err = neurocc("compile", model / "m.nir", "--hw", "loihi1", "--dt", "2e-4",

@@ -1721,8 +1721,8 @@ def _(ctx):
 
 @pin("artifact float weights gone", ART, r"the float reference needs its float weights, which "
      r"were left in the \.nir it was compiled from, but no file at '.*gone\.nir' has its "
-     r"sha256", r"put that \.nir beside the program, or compile the "
-     r"model again and run the reference on that program$")
+     r"sha256", r"put that \.nir beside the program, or compile it again with "
+     r"--embed-float-weights .* to carry them in the program\)?$")
 def _(ctx):
     model = written(ctx, mlp(), "gone.nir")
     compile(model).save(ctx.tmp / "p.neurocc")

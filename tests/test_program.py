@@ -132,6 +132,15 @@ def test_float_weights_stay_in_their_nir_file(tmp_path):
                        r"file at '.*a/m\.nir' or '.*b/m\.nir' has its sha256.*put that \.nir "
                        r"beside the program"):
         changed.run(x, backend="reference")
+    # saved with its float weights (the loaded program reads them from its .nir to embed
+    # them), it runs the reference with no .nir anywhere
+    embedded = save(moved, tmp_path / "e.neurocc", embed_float_weights=True)
+    assert embedded.stat().st_size > 2 * path.stat().st_size
+    (tmp_path / "b" / "m.nir").unlink()
+    alone = load(embedded)
+    assert not any(isinstance(p, NirProjection) for p in alone.network.projections)
+    np.testing.assert_array_equal(alone.run(x, backend="reference").trace.spikes["l"],
+                                  want["reference"])
 
 
 def test_version_1_programs_still_load(tmp_path):

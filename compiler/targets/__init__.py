@@ -43,8 +43,9 @@ class Target(Protocol):
     def build_program(self, state):
         """The program from a completed ``CompileState``."""
 
-    def to_payload(self, program) -> tuple[dict, dict]:
-        """``(header, arrays)`` of an artifact."""
+    def to_payload(self, program, **options) -> tuple[dict, dict]:
+        """``(header, arrays)`` of an artifact (``options``: the target's own, e.g. Loihi's
+        ``embed_float_weights``)."""
 
     def from_payload(self, header: dict, arrays: dict, where: str):
         """The inverse of ``to_payload``; raises ``ArtifactError`` naming what is wrong."""

@@ -70,8 +70,8 @@ class LoihiTarget:
             depth=net.depth(), placement=state.placement, report=low.report,
             source=dict(state.source), route_totals=state.routes.totals())
 
-    def to_payload(self, program):
-        return artifact.to_payload(program)
+    def to_payload(self, program, **options):
+        return artifact.to_payload(program, **options)
 
     def from_payload(self, header, arrays, where):
         return artifact.from_payload(header, arrays, where)

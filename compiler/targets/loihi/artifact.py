@@ -191,10 +191,14 @@ def _nir_weights(prog: LoihiProgram) -> dict | None:
     return nir_record(prog)
 
 
-def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
+def to_payload(prog: LoihiProgram, embed_float_weights: bool = False) -> tuple[dict, dict]:
+    """The program as a header and arrays. ``embed_float_weights``: store the float IR's
+    weights in the file even when its ``.nir`` could give them back (a program that travels
+    without its ``.nir`` and still runs the float reference; the file is then several times
+    larger)."""
     w = _Writer()
     net = prog.network
-    record = _nir_weights(prog)
+    record = None if embed_float_weights else _nir_weights(prog)
     meta = {
         "payload_version": PAYLOAD_VERSION,
         "hw": prog.hw.raw, "dt": prog.dt,
@@ -229,7 +233,7 @@ def to_payload(prog: LoihiProgram) -> tuple[dict, dict]:
         meta["network"]["groups"].append(m)
     for i, p in enumerate(net.projections):
         key = f"ir.p{i}"
-        if isinstance(p, NirProjection):       # loaded, weights not read: as they were
+        if isinstance(p, NirProjection) and record is not None:  # loaded, not read: as were
             conn = {**_structure_meta(p.skeleton, w, key), "values": p.weights.expected[p.name]}
         else:
             conn = _float_conn_meta(p.conn, w, key, record)

@@ -126,8 +126,8 @@ class NirWeights:
             raise ArtifactError(
                 f"program '{self.where}': the float reference needs its float weights, which "
                 f"were left in the .nir it was compiled from, but {problem}; put that .nir "
-                "beside the program, or compile the model again and run the reference on "
-                "that program")
+                "beside the program, or compile it again with --embed-float-weights "
+                "(prog.save(..., embed_float_weights=True)) to carry them in the program")
         return values
 
 

@@ -238,11 +238,14 @@ class LoihiProgram:
 
         return run(self, x, backend=backend, **options)
 
-    def save(self, path):
-        """Write the program artifact (``neurocc.load`` or ``neurocc run`` read it)."""
+    def save(self, path, embed_float_weights: bool = False):
+        """Write the program artifact (``neurocc.load`` or ``neurocc run`` read it). The float
+        IR's weights stay in the ``.nir`` the program was compiled from when that file is
+        there, unless ``embed_float_weights`` (for a program that travels without it and
+        still runs the float reference)."""
         from neurocc.compiler.artifact import save
 
-        return save(self, path)
+        return save(self, path, embed_float_weights=embed_float_weights)
 
     def info(self, detail: bool = True) -> dict:
         """Cores, chips, utilisation, quantization and traffic (``neurocc info --json``)."""
