@@ -27,7 +27,7 @@ the soma. Per-step work is kept per core, and messages per link, per sample;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -36,7 +36,14 @@ from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
 from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps
-from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
+from neurocc.cost.latency import (
+    CORE_TERMS,
+    build_schedule,
+    schedule_rows,
+    seconds_per_event,
+    soma_walk,
+    step_parts,
+)
 
 INCIDENCE_ENTRIES = 1 << 24
 """Largest per-neuron message map kept per source (neurons × cores, or × links in use; 64 MB
@@ -157,6 +164,7 @@ class Activity:
     input_per_channel: np.ndarray | None = None
     core_work: np.ndarray | None = None      # (n_cores, n_terms) event totals, CORE_TERMS
     step_parts: list = field(default_factory=list)  # per step (4, B): latency.PARTS (s)
+    step_scheduled: list = field(default_factory=list)  # per step (B,) s, when scheduled
     link_load: np.ndarray | None = None      # (n_links,) messages per link over the run
     routes: Routes | None = None             # the routes the counts were made with
     membrane_traced: bool = True             # False: updates counted from inputs and biases
@@ -237,6 +245,16 @@ def _plan(program, routes: Routes) -> dict:
     plan["slice_of"] = {k: _slice_of(*v) for k, v in slices.items()}
     cache[key] = (routes, plan)
     return plan
+
+
+def _schedule(program, routes: Routes, plan: dict):
+    """The program's ``latency.Schedule`` (built on first use, kept in its counting plan)."""
+    if "schedule" not in plan:
+        plan["schedule"] = build_schedule(
+            program, routes, plan["pairs"], plan["slices"],
+            {k: (op.fan if op.full is None else None) for k, op in plan["ops"].items()},
+            plan["n_cores"])
+    return plan["schedule"]
 
 
 def _event_tables(program, plan) -> dict:
@@ -470,9 +488,18 @@ else:  # pragma: no cover
 class ActivityCounter:
     """Streaming counter: call ``count(x, spikes, live)`` on consecutive blocks of steps (or
     ``step`` one step at a time); ``result()`` gives the totals. A block's rows (steps ×
-    samples) are counted together, so a whole run costs a few matrix products."""
+    samples) are counted together, so a whole run costs a few matrix products.
 
-    def __init__(self, program, batch: int, routes: Routes | None = None):
+    ``schedule``: also time every step as SANA-FE's ``detailed`` model does
+    (``cost/latency.py``, ``schedule_rows``: every message in order), into
+    ``Activity.step_scheduled``. Off by default: it visits every message one by one
+    (measured 140-210 ns a message on digits and on the MLP of ``benchmarks/speed.py``,
+    where the rest of the counting costs 10-30 ns a message). ``link_buffer``: messages per
+    link buffer, above which a sender blocks (SANA-FE's ``loihi.yaml`` has 16); default the
+    config's ``latency.link_buffer_messages`` if it has one, else senders never block."""
+
+    def __init__(self, program, batch: int, routes: Routes | None = None,
+                 schedule: bool = False, link_buffer: float | None = None):
         self.prog = program
         self.batch = batch
         hw = program.hw
@@ -490,6 +517,10 @@ class ActivityCounter:
         self.membrane_traced = True
         self.link_load = np.zeros(self.mesh.n_links)
         self.step_parts: list[np.ndarray] = []
+        self.step_scheduled: list[np.ndarray] = []
+        self.sched = _schedule(program, self.routes, plan) if schedule else None
+        if self.sched is not None and link_buffer is not None:
+            self.sched = replace(self.sched, link_buffer=float(link_buffer))
         self.seconds = seconds_per_event(hw)
         self.input_per_channel = np.zeros(program.n_inputs)
         # Deliveries past the last counted step, per group: (horizon, B) "every neuron" rows
@@ -620,6 +651,7 @@ class ActivityCounter:
         none = np.zeros((0, 0), np.bool_)
         if live is None:
             self.membrane_traced = False
+        walks = {}                          # per group: its soma walk (cost/latency.py)
         for src in [INPUT] + self.names:
             group = src != INPUT
             if not group and not counts[src].any():
@@ -638,6 +670,10 @@ class ActivityCounter:
                                 *lists[src])
             if group:
                 self.active[src] += float(n_on)
+                if self.sched is not None:
+                    walks[src] = soma_walk(bits[src], *lists[src], lv, rc, anyin[src],
+                                           self.biased[src], self.msgs[src] > 0, starts,
+                                           ends, self.all_biased[src], self.sched.soma_s)
             if not counts[src].any():
                 continue
             tabled = self.tables[src] is not None
@@ -652,6 +688,13 @@ class ActivityCounter:
         self.core_work += work.sum(axis=0)
         self.link_load[self.used_links] += links.sum(axis=0)
         parts = step_parts(work, links, route_t, self.seconds, self.t_link)   # (4, R)
+        if self.sched is not None:
+            # no step ends before its busiest link has carried its messages (SANA-FE's
+            # links have no occupancy: on its one chip this never binds, between chips it
+            # may)
+            self.step_scheduled.extend(np.maximum(schedule_rows(
+                self.sched, R, walks, lists, self.slice_of,
+                {k: v[2] for k, v in self.slices.items()}), parts[1]).reshape(T, B))
         parts = parts.reshape(4, T, B)
         self.step_parts.extend(parts[:, t] for t in range(T))
         self.steps += T
@@ -679,9 +722,22 @@ class ActivityCounter:
             synops_kind=self.kind, active_updates=self.active, input_events=self.input_events,
             input_per_channel=self.input_per_channel,
             core_work=self.core_work,
-            step_parts=self.step_parts,
+            step_parts=self.step_parts, step_scheduled=self.step_scheduled,
             link_load=self.link_load, routes=self.routes,
             membrane_traced=self.membrane_traced)
+
+
+def count_trace(program, payload: np.ndarray, trace, schedule: bool = False,
+                link_buffer: float | None = None, routes: Routes | None = None) -> Activity:
+    """Count a recorded run again: ``payload`` ``(steps_run, B, n_in)`` as ``run`` fed it
+    (``neurocc.backends.payloads``), ``trace`` holding every layer's spikes (``run``'s
+    ``record="all"``, its default for runs that fit in memory). With ``schedule`` the
+    activity carries the scheduled step times (``ActivityCounter``; ``link_buffer`` as
+    there), which ``cost.energy.estimate`` then reports beside the two-chain latency."""
+    c = ActivityCounter(program, payload.shape[1], routes, schedule=schedule,
+                        link_buffer=link_buffer)
+    c.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
+    return c.result()
 
 
 def merge_activity(parts: list[Activity]) -> Activity:
@@ -701,5 +757,7 @@ def merge_activity(parts: list[Activity]) -> Activity:
         input_per_channel=sum(p.input_per_channel for p in parts),
         core_work=sum(p.core_work for p in parts),
         step_parts=[np.concatenate(s, axis=1) for s in zip(*(p.step_parts for p in parts))],
+        step_scheduled=[np.concatenate(s) for s in zip(*(p.step_scheduled for p in parts))]
+        if all(p.step_scheduled for p in parts) else [],
         link_load=sum(p.link_load for p in parts), routes=first.routes,
         membrane_traced=all(p.membrane_traced for p in parts))

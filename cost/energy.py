@@ -15,9 +15,12 @@ was calibrated.
 
 One inference is one sample run for all its steps (input steps plus the drain); its latency
 is the sum of its steps (``cost/latency.py``: two chains per core, the barrier by tiles in
-use). Static power is charged per chip in use for the whole inference, and reported apart:
-dynamic energy is the figure comparable with SANA-FE and with measurements that subtract
-idle power.
+use), ``latency_s``. When the activity was counted with ``schedule=True``
+(``cost.activity.count_trace``), ``latency_scheduled_s`` (``scheduled_per_inference_s`` in
+the breakdown) is the same sum with every message in order, as SANA-FE's default
+``detailed`` model times it. Static power is charged per chip in use for the whole inference
+at ``latency_s``, and reported apart: dynamic energy is the figure comparable with SANA-FE
+and with measurements that subtract idle power.
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ ASSUMPTIONS = (
     "a step lasts max(busiest core, busiest link's messages x hop latency) + the longest "
     "message route + the barrier for the tiles in use (several chips: the same table at "
     "their total tiles, no published multi-chip figure)",
+    "latency_per_inference_s is this two-chain sum, which ignores when messages are sent "
+    "(a lower bound but for the route term); scheduled_per_inference_s, when counted "
+    "(ActivityCounter(schedule=True)), orders every message as SANA-FE's detailed model "
+    "does: a core's messages leave as its neuron walk reaches them, a receiver takes them "
+    "first come first served, SANA-FE's congestion heuristic; senders block only given a "
+    "link buffer size (no config field yet); a step lasts at least as long as its busiest "
+    "link's messages x the link's per-message time",
     "every neuron is accessed every step; it is 'active' (update energy) in a step where its "
     "membrane was nonzero before the step, a synaptic event is delivered to it (sent the "
     "step before, plus any synaptic delay), or its bias is nonzero (SANA-FE's rule); "
@@ -66,6 +76,7 @@ class Estimate:
     per_core: list
     chips: int
     busiest_link: dict | None = None
+    latency_scheduled_s: float | None = None
 
     @property
     def static_j(self) -> float:
@@ -85,6 +96,7 @@ class Estimate:
             "energy_breakdown_j": self.breakdown_j,
             "energy_by_layer_j": self.by_layer_j,
             "latency_per_inference_s": self.latency_s,
+            "latency_scheduled_per_inference_s": self.latency_scheduled_s,
             "latency_breakdown_s": self.latency_breakdown_s,
             "counts_per_inference": self.counts,
             "chips_used": self.chips,
@@ -153,6 +165,10 @@ def estimate(program, act: Activity) -> Estimate:
     compute = float(step_time(stacked).sum(axis=0).mean()) if len(stacked) else 0.0
     serial = float(step_time(stacked, serial=True).sum(axis=0).mean()) if len(stacked) else 0.0
     latency = compute + sync * act.steps_run
+    scheduled = None                 # SANA-FE detailed-equivalent, when counted with it
+    if act.step_scheduled and len(act.step_scheduled) == act.steps_run:
+        scheduled = float(np.stack(act.step_scheduled).sum(axis=0).mean()) \
+            + sync * act.steps_run
     parts = stacked.sum(axis=0).mean(axis=1) if len(stacked) else np.zeros(4)
     totals["static"] = e.static_power_w * chips * latency
     energy = float(sum(totals.values()))
@@ -164,20 +180,19 @@ def estimate(program, act: Activity) -> Estimate:
                                             for i, t in enumerate(CORE_TERMS)},
                          "energy_j": float(events @ joules)})
     names = {INPUT: "input"}
+    breakdown = {"busiest_core_and_routes": compute, "barrier_sync": sync * act.steps_run,
+                 "steps": act.steps_run, "barrier_per_step": sync, "tiles_used": tiles,
+                 "serial_upper_bound_s": serial + sync * act.steps_run,
+                 "busiest_core_s": float(parts[0]), "busiest_core_serial_s": float(parts[3]),
+                 "busiest_link_s": float(parts[1]), "longest_route_s": float(parts[2])}
+    if scheduled is not None:
+        breakdown["scheduled_per_inference_s"] = scheduled
     return Estimate(
         energy_j=energy, breakdown_j=totals,
         by_layer_j={names.get(k, k): {**v, "total": float(sum(v.values()))}
                     for k, v in by_layer.items()},
-        latency_s=latency,
-        latency_breakdown_s={"busiest_core_and_routes": compute,
-                             "barrier_sync": sync * act.steps_run,
-                             "steps": act.steps_run, "barrier_per_step": sync,
-                             "tiles_used": tiles,
-                             "serial_upper_bound_s": serial + sync * act.steps_run,
-                             "busiest_core_s": float(parts[0]),
-                             "busiest_core_serial_s": float(parts[3]),
-                             "busiest_link_s": float(parts[1]),
-                             "longest_route_s": float(parts[2])},
+        latency_s=latency, latency_scheduled_s=scheduled,
+        latency_breakdown_s=breakdown,
         counts=counts, per_core=per_core, chips=chips,
         busiest_link=_busiest_link(routes, act, B))
 

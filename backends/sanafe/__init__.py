@@ -167,7 +167,15 @@ def _arch(units: int, inputs: int):
 class SanafeBackend:
     """Runs a program in SANA-FE's Loihi architecture. After ``simulate``, ``last_report``
     holds SANA-FE's own figures per inference: dynamic energy (J, total and by unit),
-    latency (s), and its counters (its ``spikes`` counter counts synaptic events)."""
+    latency (s; and ``latency_per_step_s``, ``[step][sample]``, barrier included), and its
+    counters (its ``spikes`` counter counts synaptic events).
+
+    ``timing_model``: SANA-FE's ``detailed`` (its default; neurocc's scheduled estimate,
+    ``ActivityCounter(schedule=True)``, replicates it) or ``simple`` (neurocc's two-chain
+    ``latency_per_inference_s`` without the longest route). On placements over several
+    tiles ``detailed`` is not repeatable: SANA-FE orders a neuron's messages to its
+    destination cores by the cores' memory addresses (a ``std::set<Core *>``), which can
+    change from one chip built to the next."""
 
     name = "sanafe"
 
@@ -264,6 +272,7 @@ class SanafeBackend:
                                 "sim_time", "spikes", "packets_sent", "neurons_updated",
                                 "neurons_fired"), 0.0)
         bounds = sorted({0, steps, *starts.values()})
+        per_step = np.zeros((steps, batch))
         sink = io.StringIO()
         for b in range(batch):
             chip.reset()
@@ -281,7 +290,8 @@ class SanafeBackend:
                             n.set_attributes(model_attributes=normal[name])
                 with contextlib.redirect_stdout(sink):   # SANA-FE prints its progress
                     r = chip.sim(hi - lo, timing_model=self.timing_model, spike_trace=True,
-                                 potential_trace=True, neuron_trace=bool(record_state))
+                                 potential_trace=True, neuron_trace=bool(record_state),
+                                 perf_trace=True)
                 sink.seek(0)
                 sink.truncate()
                 for k in ("total", "synapse", "dendrite", "soma", "network"):
@@ -289,6 +299,7 @@ class SanafeBackend:
                 for k in ("sim_time", "spikes", "packets_sent", "neurons_updated",
                           "neurons_fired"):
                     totals[k] += r[k]
+                per_step[lo:hi, b] = r["perf_trace"]["sim_time"]
                 pot.extend(r["potential_trace"])
                 spk.extend(r["spike_trace"])
                 if record_state:
@@ -319,7 +330,7 @@ class SanafeBackend:
             lv[1:] = v[g.name][:-1] != 0
             live[g.name] = lv
         keep = program.recorded_membranes(record_state)
-        self.last_report = _report(totals, batch, steps, self.timing_model, info)
+        self.last_report = _report(totals, batch, steps, self.timing_model, info, per_step)
         return Trace(spikes=spikes, v={n: v[n] for n in keep}, u=u, saturation=None,
                      fixed_point=True, live=live)
 
@@ -339,7 +350,8 @@ class SanafeBackend:
                     "SANA-FE does not; use the emulator")
 
 
-def _report(t: dict, batch: int, steps: int, timing_model: str, info: dict) -> dict:
+def _report(t: dict, batch: int, steps: int, timing_model: str, info: dict,
+            per_step: np.ndarray) -> dict:
     per = {k: float(val) / batch for k, val in t.items()}
     return {
         "sanafe_version": SANAFE_VERSION,
@@ -353,6 +365,7 @@ def _report(t: dict, batch: int, steps: int, timing_model: str, info: dict) -> d
         "energy_per_inference_j": per["total"],
         "energy_breakdown_j": {k: per[k] for k in ("synapse", "dendrite", "soma", "network")},
         "latency_per_inference_s": per["sim_time"],
+        "latency_per_step_s": per_step.tolist(),
         "synaptic_events_per_inference": per["spikes"],
         "messages_per_inference": per["packets_sent"],
         "neuron_updates_per_inference": per["neurons_updated"],
