@@ -49,12 +49,15 @@ INCIDENCE_ENTRIES = 1 << 24
 """Largest per-neuron message map kept per source (neurons × cores, or × links in use; 64 MB
 of float32); a larger source traces its messages pair by pair, in pieces of about this many
 entries."""
-EVENT_TABLE_DENSITY = 0.25
-"""Spike density below which a block's per-core counts are summed spike by spike through the
-source's event table (``_event_sums``) instead of one 0/1 product with it: the table is
-narrow (cores, links), where BLAS is far from its peak. Measured on the digits model's
-shapes (``benchmarks/speed.py`` does not sweep it); only a choice of speed, never of result
-(both exact: integer counts in float64)."""
+SPIKE_LIST_DENSITY = 0.1
+"""Spike density (spikes / (rows × neurons) of a source in a block) below which the source is
+counted spike by spike from its spike lists (``_spike_lists``): its per-core spikes,
+messages and routes, and its event table (``_event_sums``: synapses per core, messages into
+cores and onto links, a table row per spike). Above it, one vectorized pass over every
+neuron of a row and one product with the table (float32 where exact). Measured on one
+thread: the digits model (4-22 % by source) 4.3-4.6 ms for 0.1-0.25 against 5.2-5.7 ms
+all-dense; the MLP 784-512-512-10 (20-53 %) 56 ms against 61-67 ms all by lists. A choice of
+speed, never of result (both exact: integer counts)."""
 SPARSE_ROWS = 0.03
 """Rows whose events are sparser than this (events / inputs) find the neurons they reach
 event by event instead of through a 0/1 product. Not measured for this product: set near
@@ -263,7 +266,8 @@ def _event_tables(program, plan) -> dict:
     core) and ``to_links`` (onto every link in use), as one ``(n, K)`` float64 table (exact:
     integer counts) and the column range of each map. A block's counts are then one pass
     over its spikes, adding a table row per spike (``_event_sums``), instead of a skinny
-    product per map. None for a source whose table would exceed ``INCIDENCE_ENTRIES``."""
+    product per map (or one product with the whole table, in float32 where exact, for dense
+    spikes). None for a source whose table would exceed ``INCIDENCE_ENTRIES``."""
     out = {}
     for src in [INPUT] + [g.name for g in program.groups]:
         maps = [(("fan", p.name), plan["ops"][p.name].fan) for p in program.projections
@@ -284,8 +288,14 @@ def _event_tables(program, plan) -> dict:
         for name, m in maps:
             cols[name] = slice(at, at + m.shape[1])
             at += m.shape[1]
-        out[src] = (np.ascontiguousarray(np.hstack([m for _, m in maps]), np.float64), cols)
+        table = np.ascontiguousarray(np.hstack([m for _, m in maps]), np.float64)
+        # the product path in float32 where every row's sum is exact (below 2^24)
+        exact32 = np.abs(table).sum(axis=0).max(initial=0) < 2**24
+        out[src] = (table, table.astype(np.float32) if exact32 else table, cols)
     return out
+
+
+_NO_LIST = np.zeros(1, np.int64)        # stands for the spike lists of a dense source
 
 
 def _slice_of(starts, ends, cores) -> np.ndarray:
@@ -348,6 +358,11 @@ def _message_maps(pairs, mesh, n_cores: int, sizes: dict) -> dict:
             "to_core": to_core, "to_links": to_links}
 
 
+def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero entries of ``bits`` ``(R, n)`` per row and per column."""
+    return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
+
+
 def _spike_lists_py(bits) -> tuple[np.ndarray, np.ndarray]:
     """The nonzero entries of ``bits`` ``(R, n)`` row by row: ``ptr`` ``(R + 1,)`` and the
     column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order)."""
@@ -359,7 +374,7 @@ def _spike_lists_py(bits) -> tuple[np.ndarray, np.ndarray]:
 
 def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
                     t_active, t_spikes, t_msgs_out, route_t, slice_of=None, all_on=False,
-                    ptr=None, idx=None):
+                    ptr=None, idx=None, dense=True):
     """One source's per-(row, core) work of a block, in place on ``work`` ``(R, cores,
     terms)`` and ``route_t`` ``(R,)``: active neuron updates (``t_active`` ≥ 0: biased, or
     an event was delivered, or the membrane was live), spikes (``t_spikes`` ≥ 0), messages sent,
@@ -396,22 +411,63 @@ if numba is not None:
             n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
         return n_on
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _slice_counts(ev, live, recv, on_row, biased, msgs, rank):
+        # one slice of one row in one vectorized pass: active updates, spikes, messages and
+        # the longest route's rank (integer-only and branch-free, so that LLVM vectorizes it)
+        n_on = 0
+        n_sp = 0
+        m = 0
+        rt = 0
+        for i in range(ev.shape[0]):
+            e = np.int64(ev[i] != 0)
+            n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
+            n_sp += e
+            m += e * msgs[i]
+            rt = max(rt, e * rank[i])
+        return n_on, n_sp, m, rt
+
     @numba.njit(cache=True, nogil=True)
     def _source_rows(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
-                     t_active, t_spikes, t_msgs_out, route_t, slice_of, all_on, ptr, idx):
+                     t_active, t_spikes, t_msgs_out, route_t, slice_of, all_on, ptr, idx,
+                     dense):
         # Per row: active updates per slice (every neuron of a slice when ``all_on``: all
         # biased; otherwise one vectorized pass over its flags), then the row's spikes
         # (``_spike_lists``), each adding to its slice's core: a spike, its messages and
         # the longest route (route = (rank of every neuron's longest route among the
-        # source's distinct values (1-based), those values with 0.0 first)).
+        # source's distinct values (1-based), those values with 0.0 first)). ``dense``
+        # (many spikes): all of it in one vectorized pass per slice instead.
         rank, table = route
         R, n = ev.shape
         has_recv = recv.shape[0] == R
         has_live = live.shape[0] == R
         count_on = t_active >= 0
         off = np.zeros(n, np.bool_)                  # stands for an absent array
+        bias = biased if count_on else off
         on_total = 0
         for r in range(R):
+            if dense:
+                lr = live[r] if has_live else off
+                rr = recv[r] if has_recv else off
+                on_row = np.int64(anyin[r]) if count_on else np.int64(0)
+                rt = 0
+                for k in range(starts.shape[0]):
+                    a = starts[k]
+                    b = ends[k]
+                    c = cores[k]
+                    n_on, n_sp, m, rk = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
+                                                      bias[a:b], msgs[a:b], rank[a:b])
+                    if count_on:
+                        n_on = b - a if all_on else n_on
+                        work[r, c, t_active] += n_on
+                        on_total += n_on
+                    if t_spikes >= 0:
+                        work[r, c, t_spikes] += n_sp
+                    work[r, c, t_msgs_out] += m
+                    rt = max(rt, rk)
+                if table[rt] > route_t[r]:
+                    route_t[r] = table[rt]
+                continue
             if count_on:
                 lr = live[r] if has_live else off
                 rr = recv[r] if has_recv else off
@@ -468,6 +524,22 @@ if numba is not None:
         return _spike_lists_nb(bits, np.count_nonzero(bits))     # numpy's count is SIMD
 
     @numba.njit(cache=True, nogil=True)
+    def _bit_counts(bits):
+        # one pass for both (numpy's count_nonzero along an axis is two slow ones)
+        R, n = bits.shape
+        rows = np.zeros(R, np.int64)
+        cols = np.zeros(n, np.int64)
+        for r in range(R):
+            t = 0
+            row = bits[r]
+            for i in range(n):
+                e = np.int64(row[i])
+                cols[i] += e
+                t += e
+            rows[r] = t
+        return rows, cols
+
+    @numba.njit(cache=True, nogil=True)
     def _any_events(bits, nz_T, rows, out):
         # out[rows[k]] |= nz_T[j] for every event j of row k
         n_post = nz_T.shape[1]
@@ -482,6 +554,7 @@ else:  # pragma: no cover
     _event_sums = None
     _source_rows = _source_rows_py
     _spike_lists = _spike_lists_py
+    _bit_counts = _bit_counts_py
     _any_events = None
 
 
@@ -566,9 +639,14 @@ class ActivityCounter:
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
         counts, lists = {}, {}
         for src, b in bits.items():                 # events per row and per neuron
-            lists[src] = ptr, idx = _spike_lists(b.view(np.uint8))
-            counts[src] = np.diff(ptr)
-            per_neuron = np.bincount(idx, minlength=b.shape[1])
+            b8 = b.view(np.uint8)
+            if np.count_nonzero(b8) < SPIKE_LIST_DENSITY * max(b8.size, 1):
+                lists[src] = ptr, idx = _spike_lists(b8)
+                counts[src] = np.diff(ptr)
+                per_neuron = np.bincount(idx, minlength=b.shape[1])
+            else:                                   # dense: counted in vectorized passes
+                lists[src] = None
+                counts[src], per_neuron = _bit_counts(b8)
             if src == INPUT:
                 self.input_per_channel += per_neuron
             else:
@@ -585,14 +663,14 @@ class ActivityCounter:
 
         def summed(src, name):             # a per-neuron map summed over each row's spikes
             if src not in sums:
-                table, cols = self.tables[src]
+                table, table_p, cols = self.tables[src]
                 b = bits[src].view(np.uint8)
-                if _event_sums is not None and \
-                        counts[src].sum() < EVENT_TABLE_DENSITY * max(b.size, 1):
+                if _event_sums is not None and lists[src] is not None:
                     sums[src] = (_event_sums(*lists[src], table,
                                              np.zeros((R, table.shape[1]))), cols)
                 else:
-                    sums[src] = (b.astype(np.float64) @ table, cols)
+                    sums[src] = (ev(src) @ table_p if table_p.dtype == np.float32 else
+                                 b.astype(np.float64) @ table, cols)
             out, cols = sums[src]
             return out[:, cols[name]]
 
@@ -667,7 +745,7 @@ class ActivityCounter:
                                 _TERM["active"] if group else -1,
                                 _TERM["spikes"] if group else -1, _TERM["msgs_out"], route_t,
                                 self.slice_of[src], group and self.all_biased[src],
-                                *lists[src])
+                                *(lists[src] or (_NO_LIST, _NO_LIST)), lists[src] is None)
             if group:
                 self.active[src] += float(n_on)
                 if self.sched is not None:

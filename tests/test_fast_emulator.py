@@ -138,19 +138,21 @@ def assert_counts_equal_per_step(prog, x, res=None):
        sparse_rows=st.sampled_from([0.0, 1.1]))
 def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
     """One block of all steps and rows (compiled or numpy) counts what per-step counting
-    counts, recurrent programs included; the block sums its event tables spike by spike,
-    the per-step count through products (and, with ``twin``, numpy's per-slice counts)."""
+    counts, recurrent programs included; the block counts every source spike by spike
+    (spike lists, event tables), the per-step count every source densely (vectorized
+    passes, products; with ``twin``, numpy's)."""
     prog = random_program(seed, extreme=extreme)
     x = random_input(seed, prog, steps=5, batch=3)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(activity, "SPARSE_ROWS", sparse_rows)  # products, or event by event
-        m.setattr(activity, "EVENT_TABLE_DENSITY", 1.1)
+        m.setattr(activity, "SPIKE_LIST_DENSITY", 1.1)
         res = run(prog, x)                   # compiled, one block
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(activity, "EVENT_TABLE_DENSITY", 0.0)
+        m.setattr(activity, "SPIKE_LIST_DENSITY", 0.0)
         if twin:
             m.setattr(activity, "_source_rows", activity._source_rows_py)
             m.setattr(activity, "_spike_lists", activity._spike_lists_py)
+            m.setattr(activity, "_bit_counts", activity._bit_counts_py)
         assert_counts_equal_per_step(prog, x, res)
 
 
