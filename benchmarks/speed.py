@@ -354,8 +354,8 @@ def render(o: dict) -> str:
             cross is not None)
     row("parallel: every core by default, identical results",
         f"{_x(d['parallel_speedup'])} on digits, {_x(o['mlp']['parallel_speedup'])} on the "
-        f"MLP: chunks on every core against one chunk (whose BLAS uses every core; on small "
-        f"products that is slower than one thread); identity: tests/test_parallel.py",
+        f"MLP: chunks on every core against one chunk (`workers=1`: one thread, BLAS "
+        f"included); identity: tests/test_parallel.py",
         d["parallel_speedup"] > 1)
     lines += ["", "### Workloads", "",
               "| workload | emulator vs snnTorch float32 | chunks vs one chunk | "
