@@ -116,7 +116,8 @@ def cmd_run(a) -> int:
     elif a.on_chip:
         raise NeuroccError("--on-chip applies to --backend lava only")
     res = prog.run(x, backend=a.backend, drain=not a.no_drain, workers=a.workers,
-                   scheduler=a.scheduler, record="all" if a.output else "auto", **options)
+                   scheduler=a.scheduler, record="all" if a.output else "auto",
+                   scheduled_latency=a.scheduled_latency, **options)
     rep = res.to_dict(baseline=a.baseline)
     if a.output:
         arrays = {"output_spike_counts": res.output_spike_counts}
@@ -431,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the same network as an ANN (one pass, NeuroBench dense MACs) on an "
                    "fp32 processor, an int8 accelerator, a CPU and a GPU, beside the SNN's "
                    "energy, with the comparison's pitfalls (needs the .nir it was compiled from)")
+    r.add_argument("--scheduled-latency", action="store_true",
+                   help="also time every step with every message in order, as SANA-FE's "
+                   "default (detailed) model does: scheduled_per_inference_s in the report; "
+                   "slower, it visits every message")
     r.add_argument("--quiet", action="store_true",
                    help="no progress bars on stderr (drawn only on a terminal)")
     r.set_defaults(fn=cmd_run)

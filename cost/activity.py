@@ -181,9 +181,12 @@ class Activity:
 _TERM = {t: i for i, t in enumerate(CORE_TERMS)}
 
 
-def prepare(program) -> None:
-    """Build the program's counting plan now (before threads share it)."""
-    _plan(program, program.routes)
+def prepare(program, schedule: bool = False) -> None:
+    """Build the program's counting plan now (before threads share it), with its message
+    schedule when ``schedule``."""
+    plan = _plan(program, program.routes)
+    if schedule:
+        _schedule(program, program.routes, plan)
 
 
 def _plan(program, routes: Routes) -> dict:
@@ -637,10 +640,11 @@ class ActivityCounter:
         for n in self.names:
             sp = spikes[n].reshape(R, -1)
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
-        counts, lists = {}, {}
+        counts, lists, dense = {}, {}, {}
         for src, b in bits.items():                 # events per row and per neuron
             b8 = b.view(np.uint8)
-            if np.count_nonzero(b8) < SPIKE_LIST_DENSITY * max(b8.size, 1):
+            dense[src] = np.count_nonzero(b8) >= SPIKE_LIST_DENSITY * max(b8.size, 1)
+            if not dense[src] or self.sched is not None:   # the schedule walks the lists
                 lists[src] = ptr, idx = _spike_lists(b8)
                 counts[src] = np.diff(ptr)
                 per_neuron = np.bincount(idx, minlength=b.shape[1])
@@ -665,7 +669,7 @@ class ActivityCounter:
             if src not in sums:
                 table, table_p, cols = self.tables[src]
                 b = bits[src].view(np.uint8)
-                if _event_sums is not None and lists[src] is not None:
+                if _event_sums is not None and not dense[src]:
                     sums[src] = (_event_sums(*lists[src], table,
                                              np.zeros((R, table.shape[1]))), cols)
                 else:
@@ -745,7 +749,7 @@ class ActivityCounter:
                                 _TERM["active"] if group else -1,
                                 _TERM["spikes"] if group else -1, _TERM["msgs_out"], route_t,
                                 self.slice_of[src], group and self.all_biased[src],
-                                *(lists[src] or (_NO_LIST, _NO_LIST)), lists[src] is None)
+                                *(lists[src] or (_NO_LIST, _NO_LIST)), dense[src])
             if group:
                 self.active[src] += float(n_on)
                 if self.sched is not None:

@@ -108,8 +108,12 @@ def render_run(rep: dict) -> str:
                      if k != "static") + f") + static "
                  f"{fmt_j(rep['energy_static_per_inference_j'])}")
     lat = rep["latency_breakdown_s"]
+    sched = lat.get("scheduled_per_inference_s")
     lines.append(f"latency per inference {fmt_s(rep['latency_per_inference_s'])} (serial upper "
-                 f"bound {fmt_s(lat['serial_upper_bound_s'])}) on {rep['cores_used']} core(s), "
+                 f"bound {fmt_s(lat['serial_upper_bound_s'])}"
+                 + (f"; every message in order, as SANA-FE's detailed model: {fmt_s(sched)}"
+                    if sched is not None else "")
+                 + f") on {rep['cores_used']} core(s), "
                  f"{rep['chips_used']} chip(s); wall {rep['wall_s']:.3f} s")
     if "ann_baseline" in rep:
         from neurocc.cost.baseline import render_baseline

@@ -221,3 +221,19 @@ def test_compare_puts_configs_side_by_side_and_says_what_does_not_fit(model, tmp
     assert not rows[2]["fits"] and "neurons" in rows[2]["does_not_fit"]
     code, out, err = neurocc("compare", model / "m.nir", "--input", model / "x.npy")
     assert code == 0 and "dynamic" in out.splitlines()[0] and "loihi2" in out
+
+
+def test_run_scheduled_latency_reports_both_figures(model):
+    prog = model / "s.neurocc"
+    assert neurocc("compile", model / "m.nir", "-o", prog)[0] == 0
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--json",
+                             "--scheduled-latency")
+    assert code == 0, err
+    rep = json.loads(out)
+    sched = rep["latency_breakdown_s"]["scheduled_per_inference_s"]
+    assert rep["latency_per_inference_s"] <= sched <= rep["latency_breakdown_s"][
+        "serial_upper_bound_s"] + rep["latency_breakdown_s"]["barrier_sync"]
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy", "--scheduled-latency")
+    assert code == 0 and "as SANA-FE's detailed model" in out, err
+    code, out, err = neurocc("run", prog, "--input", model / "x.npy")
+    assert code == 0 and "SANA-FE's detailed" not in out

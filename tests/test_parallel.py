@@ -154,3 +154,27 @@ def test_a_long_run_streams_by_default_in_bounded_memory(monkeypatch):
     assert set(streamed.trace.spikes) == set(prog.outputs) != set(recorded.trace.spikes)
     assert streamed.activity.total_spikes() == recorded.activity.total_spikes()
     assert p_str < p_rec / 3, (p_str, p_rec)
+
+
+def test_scheduled_latency_through_run_is_the_recount_on_any_number_of_chunks():
+    """``run(..., scheduled_latency=True)`` (the CLI's ``--scheduled-latency``) times every
+    step message by message in each chunk: the same figure as recounting the whole trace
+    with the schedule, on one thread and on two, beside an unchanged two-chain latency."""
+    from neurocc.backends import payloads
+    from neurocc.cost.activity import count_trace
+    from neurocc.cost.energy import estimate
+
+    x, _ = data.test_inputs()
+    x = x[:, :30]
+    prog = compile_nir(NIR_PATH, hw="loihi2")
+    plain = run(prog, x, workers=1)
+    want = estimate(prog, count_trace(prog, payloads(prog, x), plain.trace, schedule=True))
+    assert want.latency_scheduled_s > plain.estimate.latency_s       # order adds time
+    for w in (1, 2):
+        got = run(prog, x, workers=w, scheduled_latency=True)
+        assert got.estimate.latency_scheduled_s == pytest.approx(want.latency_scheduled_s,
+                                                                 rel=1e-12)
+        assert got.estimate.latency_s == plain.estimate.latency_s
+        assert got.to_dict()["latency_breakdown_s"]["scheduled_per_inference_s"] == \
+            got.estimate.latency_scheduled_s
+    assert plain.estimate.latency_scheduled_s is None
