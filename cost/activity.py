@@ -572,7 +572,7 @@ class ActivityCounter:
     (measured 140-210 ns a message on digits and on the MLP of ``benchmarks/speed.py``,
     where the rest of the counting costs 10-30 ns a message). ``link_buffer``: messages per
     link buffer, above which a sender blocks (SANA-FE's ``loihi.yaml`` has 16); default the
-    config's ``latency.link_buffer_messages`` if it has one, else senders never block."""
+    config's ``latency.link_buffer_messages`` (``inf``: senders never block)."""
 
     def __init__(self, program, batch: int, routes: Routes | None = None,
                  schedule: bool = False, link_buffer: float | None = None):

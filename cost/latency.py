@@ -40,9 +40,8 @@ as SANA-FE's default ``detailed`` model (``src/schedule.cpp``,
   plus its synaptic events; it cannot start on one before it arrives;
 - a sender blocks, for ``(messages along the route − (hops + 1) × link buffer) × mean
   receive time``, when its route holds more than ``hops + 1`` link buffers of messages
-  (16 a buffer in SANA-FE's ``loihi.yaml``). The configs have no buffer field yet: the
-  counter takes ``link_buffer=``, or ``latency.link_buffer_messages`` once a config has it,
-  and without either no sender blocks;
+  (16 a buffer in SANA-FE's ``loihi.yaml``): ``latency.link_buffer_messages`` of the
+  config, or the counter's ``link_buffer=`` (``inf``: no sender blocks);
 - the step ends at the last event, or once its busiest link has carried its messages if
   that is later (the two-chain link term: SANA-FE's links have no occupancy, and on its
   one chip this never binds; between chips, at ``chip_crossing_s`` a message, it may),
@@ -226,7 +225,7 @@ def build_schedule(program, routes, pairs: dict, slices: dict, fans: dict,
         - np.repeat(np.cumsum(hops) - hops, hops)
     keys[fill] = link[at]
     ew, ns, cr = path_counts(a, b, hw)
-    buffer = getattr(lat, "link_buffer_messages", None)
+    buffer = lat.link_buffer_messages
     return Schedule(g_core=g_core, rank=rank, core_ptr=core_ptr, core_slices=core_slices,
                     pairs=out, kptr=kptr, keys=keys, hops=hops,
                     hop_s=np.asarray(ew * lat.hop_ew_s + ns * lat.hop_ns_s

@@ -97,6 +97,7 @@ class Latency:
     hop_ns_s: float
     chip_crossing_s: float
     barrier_s: tuple[tuple[float, float], ...]
+    link_buffer_messages: float
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ CRITERION = 0.10
 within 10 % of its default (detailed) model."""
 SANAFE_LINK_BUFFER = 16
 """Messages per link buffer in SANA-FE's loihi.yaml (``link_buffer_size: 16``), above which
-its detailed model blocks a sender; neurocc's configs have no such field yet."""
+its detailed model blocks a sender; the configs' ``latency.link_buffer_messages``."""
 
 
 def steps_two_chain(prog, res) -> np.ndarray:
@@ -201,19 +201,21 @@ def test_latency_over_many_tiles(case):
 def test_blocked_senders_with_sanafe_link_buffers():
     """A saturated input (90 % of the pixels spike every step) queues up to 64 messages at
     core 0: SANA-FE blocks senders once the messages along a route exceed (hops + 1) link
-    buffers of 16 messages (860 blocked messages here). Given that buffer size, neurocc's
-    schedule equals SANA-FE's step by step (one tile: repeatable); the configs have no link
-    buffer field yet, and without it the estimate is 8.9 % low (131.59 against 144.48 µs per
-    inference) and the two-chain 20 % low (115.60 µs)."""
+    buffers of 16 messages (860 blocked messages here). With the configs' buffer size
+    (``latency.link_buffer_messages = 16``, SANA-FE's ``link_buffer_size``) neurocc's schedule
+    equals SANA-FE's step by step (one tile: repeatable); with senders that never block it
+    is 8.9 % low (131.59 against 144.48 µs per inference), and the two-chain 20 % low
+    (115.60 µs)."""
     prog = neurocc.compile_nir(digits.NIR_PATH, **digits.COMPILE)
+    assert prog.hw.latency.link_buffer_messages == SANAFE_LINK_BUFFER
     x0 = digits.test_inputs()[0][:, :4]
     x = (np.random.default_rng(0).random(x0.shape) < 0.9).astype(x0.dtype)
     emu = run(prog, x, record="all")
     detailed, per_inference = sanafe_latency(prog, x, "detailed")
-    blocked, est = scheduled(prog, x, emu, link_buffer=SANAFE_LINK_BUFFER)
+    blocked, est = scheduled(prog, x, emu)                       # the config's buffers
     np.testing.assert_allclose(blocked, detailed, rtol=1e-9)
     assert per_inference == pytest.approx(144.4804e-6, rel=1e-6)
-    free, est_free = scheduled(prog, x, emu)
+    free, est_free = scheduled(prog, x, emu, link_buffer=float("inf"))
     assert (free <= blocked * (1 + 1e-12)).all()
     assert est_free.latency_scheduled_s / per_inference - 1 == pytest.approx(-0.0892, abs=1e-3)
     assert emu.estimate.latency_s / per_inference - 1 == pytest.approx(-0.200, abs=1e-3)
