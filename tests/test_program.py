@@ -150,6 +150,9 @@ def test_version_1_programs_still_load(tmp_path):
     from pathlib import Path
 
     old = load(Path(__file__).parent / "fixtures" / "program_v1.neurocc")
+    # its stored config predates [latency] link_buffer_messages: filled in, and labelled
+    assert old.hw.latency.link_buffer_messages == 16
+    assert old.hw.sources["latency.link_buffer_messages"]["assumption"] is True
     new = load(save(old, tmp_path / "p.neurocc"))
     with zipfile.ZipFile(tmp_path / "p.neurocc") as z:
         assert json.loads(z.read("header.json"))["payload_version"] == 2

@@ -158,11 +158,23 @@ NO_DELAY_BITS = {"value": LAVA.delay_bits, "unit": "bits",
 """``[numerics] delay_bits`` of a program whose stored config predates the field."""
 
 
+NO_LINK_BUFFER = {"value": 16, "unit": "messages per link",
+                  "source": "ASSUMPTION: not in the program's config (compiled before neurocc's "
+                            "configs had it); SANA-FE arch/loihi.yaml link_buffer_size: 16, "
+                            "read only by the scheduled latency", "assumption": True}
+"""``[latency] link_buffer_messages`` of a program whose stored config predates the field."""
+
+
 def _with_delay_bits(raw: dict) -> dict:
+    """A stored config with the fields added since it was written (``delay_bits``,
+    ``link_buffer_messages``), each labelled as filled in."""
     num = raw.get("numerics") if isinstance(raw, dict) else None
-    if not isinstance(num, dict) or "delay_bits" in num:
-        return raw
-    return {**raw, "numerics": {**num, "delay_bits": dict(NO_DELAY_BITS)}}
+    if isinstance(num, dict) and "delay_bits" not in num:
+        raw = {**raw, "numerics": {**num, "delay_bits": dict(NO_DELAY_BITS)}}
+    lat = raw.get("latency") if isinstance(raw, dict) else None
+    if isinstance(lat, dict) and "link_buffer_messages" not in lat:
+        raw = {**raw, "latency": {**lat, "link_buffer_messages": dict(NO_LINK_BUFFER)}}
+    return raw
 
 
 def _conn_load(m: dict, a, values=None):
