@@ -58,6 +58,14 @@ neuron of a row and one product with the table (float32 where exact). Measured o
 thread: the digits model (4-22 % by source) 4.3-4.6 ms for 0.1-0.25 against 5.2-5.7 ms
 all-dense; the MLP 784-512-512-10 (20-53 %) 56 ms against 61-67 ms all by lists. A choice of
 speed, never of result (both exact: integer counts)."""
+TABLE_EVENT_COST = 0.03
+"""Cost of one product entry (BLAS, skinny table) over one per-spike addition: a source's
+spikes are summed through its table's nonzeros below ``TABLE_EVENT_COST × K / (nonzeros
+per row)`` spike density. Measured on one thread, counting a whole run (0.03 against 0 =
+always products, 0.1, 0.3, always by spikes): digits 4.2 against 5.5 / 4.4 / 4.4 / 4.3 ms,
+the MLP 784-512-512-10 40 against 39 / 52 / 60 / 62 ms; the conv stack of
+``benchmarks/speed.py`` (K ~ 100 cores and links, a few nonzeros a row) counts 15-20 %
+faster than with whole table rows. A choice of speed, never of result."""
 SPARSE_ROWS = 0.03
 """Rows whose events are sparser than this (events / inputs) find the neurons they reach
 event by event instead of through a 0/1 product. Not measured for this product: set near
@@ -294,8 +302,31 @@ def _event_tables(program, plan) -> dict:
         table = np.ascontiguousarray(np.hstack([m for _, m in maps]), np.float64)
         # the product path in float32 where every row's sum is exact (below 2^24)
         exact32 = np.abs(table).sum(axis=0).max(initial=0) < 2**24
-        out[src] = (table, table.astype(np.float32) if exact32 else table, cols)
+        # the table's nonzeros row by row (a spike reaches a few cores and links of many)
+        rows, tcol = np.nonzero(table)
+        tptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=tptr[1:])
+        per_row = max(len(rows) / max(n, 1), 1.0)
+        out[src] = EventTable(table, table.astype(np.float32) if exact32 else table, cols,
+                              tptr, tcol.astype(np.int64), table[rows, tcol], k / per_row)
     return out
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """A source's per-neuron maps side by side (``_event_tables``): ``table`` ``(n, K)``
+    float64, ``product`` the same in float32 where exact, ``cols`` each map's columns, its
+    nonzeros row by row (``ptr``, ``col``, ``val``), and ``spread``: columns per nonzero of a
+    row (summing a spike's nonzeros beats one product with the whole table below
+    ``TABLE_EVENT_COST × spread`` spike density)."""
+
+    table: np.ndarray
+    product: np.ndarray
+    cols: dict
+    ptr: np.ndarray
+    col: np.ndarray
+    val: np.ndarray
+    spread: float
 
 
 _NO_LIST = np.zeros(1, np.int64)        # stands for the spike lists of a dense source
@@ -495,15 +526,14 @@ if numba is not None:
         return on_total
 
     @numba.njit(cache=True, nogil=True)
-    def _event_sums(ptr, idx, table, out):
-        # out[r] += Σ table[j] over row r's spikes j
-        k = table.shape[1]
+    def _event_sums(ptr, idx, tptr, tcol, tval, out):
+        # out[r] += Σ table[j] over row r's spikes j, the table by its nonzeros row by row
         for r in range(ptr.shape[0] - 1):
             o = out[r]
             for q in range(ptr[r], ptr[r + 1]):
-                t = table[idx[q]]
-                for i in range(k):
-                    o[i] += t[i]
+                j = idx[q]
+                for e in range(tptr[j], tptr[j + 1]):
+                    o[tcol[e]] += tval[e]
         return out
 
     @numba.njit(cache=True, nogil=True)
@@ -640,11 +670,16 @@ class ActivityCounter:
         for n in self.names:
             sp = spikes[n].reshape(R, -1)
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
-        counts, lists, dense = {}, {}, {}
+        counts, lists, dense, by_events = {}, {}, {}, {}
         for src, b in bits.items():                 # events per row and per neuron
             b8 = b.view(np.uint8)
-            dense[src] = np.count_nonzero(b8) >= SPIKE_LIST_DENSITY * max(b8.size, 1)
-            if not dense[src] or self.sched is not None:   # the schedule walks the lists
+            nnz = np.count_nonzero(b8)
+            dense[src] = nnz >= SPIKE_LIST_DENSITY * max(b8.size, 1)
+            t = self.tables[src]
+            by_events[src] = _event_sums is not None and t is not None and \
+                nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
+            if not dense[src] or by_events[src] or self.sched is not None:
+                # the lists: for sparse sources, per-spike table sums, and the schedule
                 lists[src] = ptr, idx = _spike_lists(b8)
                 counts[src] = np.diff(ptr)
                 per_neuron = np.bincount(idx, minlength=b.shape[1])
@@ -667,16 +702,15 @@ class ActivityCounter:
 
         def summed(src, name):             # a per-neuron map summed over each row's spikes
             if src not in sums:
-                table, table_p, cols = self.tables[src]
-                b = bits[src].view(np.uint8)
-                if _event_sums is not None and not dense[src]:
-                    sums[src] = (_event_sums(*lists[src], table,
-                                             np.zeros((R, table.shape[1]))), cols)
+                t = self.tables[src]
+                if lists[src] is not None and by_events[src]:
+                    sums[src] = _event_sums(*lists[src], t.ptr, t.col, t.val,
+                                            np.zeros((R, t.table.shape[1])))
+                elif t.product.dtype == np.float32:
+                    sums[src] = ev(src) @ t.product
                 else:
-                    sums[src] = (ev(src) @ table_p if table_p.dtype == np.float32 else
-                                 b.astype(np.float64) @ table, cols)
-            out, cols = sums[src]
-            return out[:, cols[name]]
+                    sums[src] = bits[src].view(np.uint8).astype(np.float64) @ t.table
+            return sums[src][:, self.tables[src].cols[name]]
 
         # This block's events per row (step, sample) and core, one column per CORE_TERMS entry.
         work = np.zeros((R, self.n_cores, len(CORE_TERMS)))

@@ -146,9 +146,11 @@ def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
     with pytest.MonkeyPatch.context() as m:
         m.setattr(activity, "SPARSE_ROWS", sparse_rows)  # products, or event by event
         m.setattr(activity, "SPIKE_LIST_DENSITY", 1.1)
+        m.setattr(activity, "TABLE_EVENT_COST", 1e9)
         res = run(prog, x)                   # compiled, one block
     with pytest.MonkeyPatch.context() as m:
         m.setattr(activity, "SPIKE_LIST_DENSITY", 0.0)
+        m.setattr(activity, "TABLE_EVENT_COST", 0.0)
         if twin:
             m.setattr(activity, "_source_rows", activity._source_rows_py)
             m.setattr(activity, "_spike_lists", activity._spike_lists_py)
