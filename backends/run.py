@@ -226,7 +226,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     cluster the bar moves as each worker's chunk comes back.
 
     ``scheduled_latency``: also time every step with every message in order, as SANA-FE's
-    default ``detailed`` model does (``cost/latency.py``; the estimate's
+    default ``detailed`` model does (``cost/schedule.py``; the estimate's
     ``latency_scheduled_s``, ``scheduled_per_inference_s`` in the report). Off by default:
     it visits every message (140–210 ns each, several times the rest of the counting).
     """

@@ -36,14 +36,8 @@ from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
 from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps
-from neurocc.cost.latency import (
-    CORE_TERMS,
-    build_schedule,
-    schedule_rows,
-    seconds_per_event,
-    soma_walk,
-    step_parts,
-)
+from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
+from neurocc.cost.schedule import build_schedule, schedule_rows, soma_walk
 
 INCIDENCE_ENTRIES = 1 << 24
 """Largest per-neuron message map kept per source (neurons × cores, or × links in use; 64 MB
@@ -262,7 +256,7 @@ def _plan(program, routes: Routes) -> dict:
 
 
 def _schedule(program, routes: Routes, plan: dict):
-    """The program's ``latency.Schedule`` (built on first use, kept in its counting plan)."""
+    """The program's ``schedule.Schedule`` (built on first use, kept in its counting plan)."""
     if "schedule" not in plan:
         plan["schedule"] = build_schedule(
             program, routes, plan["pairs"], plan["slices"],
@@ -597,7 +591,7 @@ class ActivityCounter:
     samples) are counted together, so a whole run costs a few matrix products.
 
     ``schedule``: also time every step as SANA-FE's ``detailed`` model does
-    (``cost/latency.py``, ``schedule_rows``: every message in order), into
+    (``cost/schedule.py``, ``schedule_rows``: every message in order), into
     ``Activity.step_scheduled``. Off by default: it visits every message one by one
     (measured 140-210 ns a message on digits and on the MLP of ``benchmarks/speed.py``,
     where the rest of the counting costs 10-30 ns a message). ``link_buffer``: messages per
@@ -767,7 +761,7 @@ class ActivityCounter:
         none = np.zeros((0, 0), np.bool_)
         if live is None:
             self.membrane_traced = False
-        walks = {}                          # per group: its soma walk (cost/latency.py)
+        walks = {}                          # per group: its soma walk (cost/schedule.py)
         for src in [INPUT] + self.names:
             group = src != INPUT
             if not group and not counts[src].any():

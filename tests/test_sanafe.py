@@ -18,6 +18,7 @@ pytest.importorskip("sanafe")
 
 import neurocc  # noqa: E402
 import neurocc.cost.latency as latency  # noqa: E402
+import neurocc.cost.schedule as schedule  # noqa: E402
 from neurocc.api.errors import NeuroccError  # noqa: E402
 from neurocc.backends import payloads, run  # noqa: E402
 from neurocc.backends.base import get_backend  # noqa: E402
@@ -230,9 +231,9 @@ def test_scheduled_estimate_is_opt_in_and_the_numpy_twin_agrees(digits_runs, mon
     assert emu.estimate.latency_scheduled_s is None
     assert "scheduled_per_inference_s" not in emu.estimate.latency_breakdown_s
     fast, _ = scheduled(prog, x[:, :3], run(prog, x[:, :3], record="all"))
-    kernel = getattr(latency._schedule_kernel, "py_func", latency._schedule_kernel)
-    monkeypatch.setattr(latency, "_walk", latency._walk_py)
-    monkeypatch.setattr(latency, "_schedule_kernel", kernel)
+    kernel = getattr(schedule._schedule_kernel, "py_func", schedule._schedule_kernel)
+    monkeypatch.setattr(schedule, "_walk", schedule._walk_py)
+    monkeypatch.setattr(schedule, "_schedule_kernel", kernel)
     slow, _ = scheduled(prog, x[:, :3], run(prog, x[:, :3], record="all"))
     np.testing.assert_allclose(slow, fast, rtol=1e-12)
 
