@@ -391,9 +391,10 @@ def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
     return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
 
 
-def _spike_lists_py(bits) -> tuple[np.ndarray, np.ndarray]:
+def _spike_lists_py(bits, nnz: int) -> tuple[np.ndarray, np.ndarray]:
     """The nonzero entries of ``bits`` ``(R, n)`` row by row: ``ptr`` ``(R + 1,)`` and the
-    column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order)."""
+    column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order); ``nnz``
+    their number, which the caller has counted already."""
     r, idx = np.nonzero(bits)
     ptr = np.zeros(len(bits) + 1, np.int64)
     np.cumsum(np.bincount(r, minlength=len(bits)), out=ptr[1:])
@@ -547,8 +548,7 @@ if numba is not None:
             ptr[r + 1] = m
         return ptr, idx[:m]
 
-    def _spike_lists(bits):
-        return _spike_lists_nb(bits, np.count_nonzero(bits))     # numpy's count is SIMD
+    _spike_lists = _spike_lists_nb
 
     @numba.njit(cache=True, nogil=True)
     def _bit_counts(bits):
@@ -667,14 +667,14 @@ class ActivityCounter:
         counts, lists, dense, by_events = {}, {}, {}, {}
         for src, b in bits.items():                 # events per row and per neuron
             b8 = b.view(np.uint8)
-            nnz = np.count_nonzero(b8)
+            nnz = np.count_nonzero(b8)                     # numpy's count is SIMD
             dense[src] = nnz >= SPIKE_LIST_DENSITY * max(b8.size, 1)
             t = self.tables[src]
             by_events[src] = _event_sums is not None and t is not None and \
                 nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
             if not dense[src] or by_events[src] or self.sched is not None:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
-                lists[src] = ptr, idx = _spike_lists(b8)
+                lists[src] = ptr, idx = _spike_lists(b8, nnz)
                 counts[src] = np.diff(ptr)
                 per_neuron = np.bincount(idx, minlength=b.shape[1])
             else:                                   # dense: counted in vectorized passes
