@@ -64,6 +64,17 @@ def _refuse(i: int, m, reason: str, way_out: str):
     raise UnsupportedError(f"layer {i} ({type(m).__name__}): {reason}; {way_out}")
 
 
+def _conv_bias(i: int, m, shape: tuple, axes: str) -> np.ndarray:
+    """A ``Conv1d``/``Conv2d``'s bias (zeros without one), once its padding mode and its
+    input's rank (``axes``, e.g. "C, L") are ones neurocc reads."""
+    if m.padding_mode != "zeros":
+        _refuse(i, m, f"padding_mode={m.padding_mode!r}", "use zero padding")
+    if len(shape) != len(axes.split(",")):
+        _refuse(i, m, f"expects a ({axes}) input, receives {shape}",
+                f"give sample= with shape (B, {axes})")
+    return _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+
+
 def _check_neuron(i: int, m) -> str:
 
     if getattr(m, "inhibition", False):
@@ -180,24 +191,14 @@ def module_to_nir(module, sample) -> tuple[object, ModuleInfo]:
                 else nir.Affine(weight=w, bias=np.zeros(w.shape[0])))
             shape = (m.out_features,)
         elif isinstance(m, torch.nn.Conv2d):
-            if m.padding_mode != "zeros":
-                _refuse(i, m, f"padding_mode={m.padding_mode!r}", "use zero padding")
-            if len(shape) != 3:
-                _refuse(i, m, f"expects a (C, H, W) input, receives {shape}",
-                        "give sample= with shape (B, C, H, W)")
-            b = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+            b = _conv_bias(i, m, shape, "C, H, W")
             add(name, nir.Conv2d(input_shape=shape[1:], weight=_np(m.weight), stride=m.stride,
                                  padding=m.padding, dilation=m.dilation, groups=m.groups,
                                  bias=b))
             with torch.no_grad():
                 shape = tuple(m(torch.zeros(1, *shape)).shape[1:])
         elif isinstance(m, torch.nn.Conv1d):
-            if m.padding_mode != "zeros":
-                _refuse(i, m, f"padding_mode={m.padding_mode!r}", "use zero padding")
-            if len(shape) != 2:
-                _refuse(i, m, f"expects a (C, L) input, receives {shape}",
-                        "give sample= with shape (B, C, L)")
-            b = _np(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+            b = _conv_bias(i, m, shape, "C, L")
             padding = m.padding if isinstance(m.padding, str) else int(m.padding[0])
             add(name, nir.Conv1d(input_shape=shape[1], weight=_np(m.weight),
                                  stride=int(m.stride[0]), padding=padding,

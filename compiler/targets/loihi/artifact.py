@@ -165,7 +165,7 @@ NO_LINK_BUFFER = {"value": 16, "unit": "messages per link",
 """``[latency] link_buffer_messages`` of a program whose stored config predates the field."""
 
 
-def _with_delay_bits(raw: dict) -> dict:
+def _with_later_fields(raw: dict) -> dict:
     """A stored config with the fields added since it was written (``delay_bits``,
     ``link_buffer_messages``), each labelled as filled in."""
     num = raw.get("numerics") if isinstance(raw, dict) else None
@@ -313,7 +313,7 @@ def from_payload(meta: dict, a: dict, where: str) -> LoihiProgram:
         dtype = np.dtype(narrowed.get(key, a[key].dtype))
         a[key] = np.multiply(a[key], dtype.type(steps.get(key, 1)), dtype=dtype)
     try:
-        hw = from_dict(_with_delay_bits(meta["hw"]), "<program>")
+        hw = from_dict(_with_later_fields(meta["hw"]), "<program>")
     except ConfigError as e:
         raise ArtifactError(f"program '{where}': its hardware description is incomplete for "
                             f"this neurocc ({e}); recompile it with neurocc compile") from None
