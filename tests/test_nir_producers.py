@@ -14,10 +14,11 @@ reference's trains must equal the producer's trains shifted by the producer's ow
 layer), and the spike counts over the input's steps must be equal.
 
 Every file must compile and run. Six files' producers write parameters that, read by NIR's
-own equations, do not describe the producer's own simulation; those equality checks are
-strict xfails (``DIVERGENT``, each with its diagnosis, confirmed where stated by correcting
-the parameters in memory): they fail loudly if the divergence ever disappears, and the
-README lists them under "Not done yet".
+own equations, do not describe the producer's own simulation (Norse's CubaLIF, Spyx, Sinabs'
+LIF, Rockpool); ``producer=`` corrects them (``compiler/frontend/producers.py``) and each is
+checked twice: its plain NIR reading diverges, its corrected one equals the producer
+(``CORRECTED``). A file no correction reproduces would be a strict xfail in ``DIVERGENT``,
+with its diagnosis: it fails loudly if the divergence ever disappears.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ SEMANTICS = {
     # Threshold: heaviside(v - v_th), strictly greater, like neurocc.
     "norse": (1e-6, "zero"),
     # Sinabs: time constants in steps (alpha = exp(-1/tau_mem)), so dt = 1; default
-    # reset_fn=MembraneSubtract() subtracts the threshold ("subtract"). Spikes fire at
-    # v >= threshold (neurocc: >), which random float weights never hit exactly.
+    # reset_fn=MembraneSubtract() subtracts the threshold ("subtract"; before the next
+    # step's decay, which producers.py corrects). Spikes fire at v >= threshold (neurocc: >),
+    # which random float weights never hit exactly.
     "sinabs": (1.0, "subtract"),
     # Rockpool: dt = 1e-3 s (LIFTorch / LIFNeuronTorch default, the value the files were made
-    # with); "vmem = vmem - spikes * self.threshold" after spiking ("subtract").
+    # with); "vmem = vmem - spikes * self.threshold" after spiking ("subtract"; before the
+    # next step's decay, which producers.py corrects).
     "rockpool": (1e-3, "subtract"),
     # SpikingJelly: export_to_nir(dt=1e-4) writes tau·dt and r = 1; LIFNode's default hard
     # reset to v_reset = 0 ("zero"; the exporter refuses soft reset).
@@ -64,19 +67,22 @@ CORRECTED = {
     "spyx_mlp_lif": "Spyx 1.0 writes r = beta where NIR needs r = 1/(1 - beta)",
     "spyx_conv_lif": "Spyx 1.0 writes r = beta, and flattens in (H, W, C) order while "
                      "declaring (C, H, W)",
+    "sinabs_mlp_lif": "Sinabs' LIF decays by a = exp(-1/tau) exactly, scales its input by "
+                      "1 - a (norm_input) and subtracts the threshold before the next decay: "
+                      "tau' = dt/(1 - a) and a self-connection v_threshold·(1 - a)",
+    "rockpool_mlp_lif": "Rockpool's LIFTorch: i = b·(i + x), v = a·v + i with exact decays, "
+                        "exported as r = tau·a/dt and no w_in, and the threshold subtracted "
+                        "before the next decay: tau', r, w_in and self-connections, one "
+                        "through a relay",
+    "rockpool_mlp_lifneuron": "Rockpool's LIFNeuronTorch: v = a·v + x, exported as "
+                              "r = tau·a/dt, threshold subtracted before the next decay: "
+                              "tau' = dt/(1 - a), r = 1/(1 - a), a self-connection",
 }
 """Files that diverge read as plain NIR and equal their producer with ``producer=``."""
 
-DIVERGENT = {
-    "sinabs_mlp_lif": "Sinabs' LIF decays exactly (exp), normalises its input and subtracts "
-                      "the threshold before the next decay: not NIR's forward-Euler LIF",
-    "rockpool_mlp_lif": "Rockpool uses exponential decays and unnormalised input and writes "
-                        "r = tau·exp(-dt/tau)/dt with no w_in: no reading of NIR's CubaLIF "
-                        "equations reproduces it",
-    "rockpool_mlp_lifneuron": "Rockpool's exponential decay and r convention (as above) on "
-                              "its current-free LIF neuron",
-}
-"""Files whose reference cannot equal the producer's simulation under NIR's equations."""
+DIVERGENT: dict[str, str] = {}
+"""Files whose reference cannot equal the producer's simulation (none at present; the
+diagnosis as the value)."""
 
 EQUALITY_CASES = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=DIVERGENT[n]))
                   if n in DIVERGENT else n for n in FILES]
@@ -180,6 +186,92 @@ def test_emulator_agrees_with_reference(name):
     assert rel <= EMULATOR_TRANSIENT.get(name, EMULATOR_MAX_REL_L1), (
         f"{name}: emulator counts {b.sum(0).tolist()} vs reference {a.sum(0).tolist()}, "
         f"relative L1 {rel:.3f}")
+
+
+def test_corrections_fire_only_where_they_apply():
+    """Sinabs' IAF file has nothing to correct; a Rockpool file compiled at another dt than
+    its exporter wrote r for is left as NIR says, with a warning naming the dt that fits."""
+    iaf = neurocc.compile(str(HERE / "sinabs_mlp_iaf.nir"), producer="sinabs")
+    assert not [w for w in iaf.network.meta["warnings"] if w.startswith("producer sinabs")]
+    assert not [p for p in iaf.network.projections if p.src == p.dst]
+    other = neurocc.compile(str(HERE / "rockpool_mlp_lif.nir"), producer="rockpool", dt=2e-3)
+    notes = [w for w in other.network.meta["warnings"] if w.startswith("producer rockpool")]
+    assert len(notes) == 1 and "uncorrected" in notes[0] and "fits dt = 0.001 s" in notes[0]
+    assert [g.name for g in other.network.groups] == ["1_LIFTorch", "3_LIFTorch"]
+    prog = _program("rockpool_mlp_lif")      # corrected: a relay group per CubaLIF layer
+    assert [g.name for g in prog.network.groups] == [
+        "1_LIFTorch", "1_LIFTorch_relay", "3_LIFTorch", "3_LIFTorch_relay"]
+
+
+def _exported(kind: str, rng, n_in=8, n_hid=12, n_out=5, dt=1e-3):
+    """A two-layer graph as Sinabs' or Rockpool's exporter writes it, its weights, and its
+    neuron parameters (time constants in the producer's own convention)."""
+    import nir
+
+    gain = {"sinabs": 1.0, "lifneuron": 0.15, "cubalif": 0.03}[kind]   # busy, not saturated
+    w1 = gain * rng.normal(0.6, 1.0, (n_hid, n_in))
+    w2 = gain * rng.normal(0.5, 1.0, (n_out, n_hid))
+    theta, tau, tau_syn = 0.7, {"sinabs": 4.0}.get(kind, 0.01), 0.005
+
+    def neuron(n):
+        if kind == "sinabs":                        # sinabs/nir.py: LIF(tau, r=1, v_leak=0)
+            return nir.LIF(tau=np.array(tau), r=np.array(1.0), v_leak=np.array(0.0),
+                           v_threshold=np.array(theta))
+        t, r = np.full(n, tau), np.full(n, tau * np.exp(-dt / tau) / dt)
+        if kind == "lifneuron":                     # rockpool's _extract_rockpool_module
+            return nir.LIF(tau=t, r=r, v_leak=np.zeros(n), v_threshold=np.full(n, theta))
+        return nir.CubaLIF(tau_syn=np.full(n, tau_syn), tau_mem=t, r=r, v_leak=np.zeros(n),
+                           v_threshold=np.full(n, theta))
+
+    nodes = {"input": nir.Input({"input": np.array([n_in])}), "0": nir.Linear(w1),
+             "1": neuron(n_hid), "2": nir.Linear(w2), "3": neuron(n_out),
+             "output": nir.Output({"output": np.array([n_out])})}
+    edges = [("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    return graph, (w1, w2), (theta, tau, tau_syn)
+
+
+def _producer_simulation(kind, x, weights, params, dt=1e-3):
+    """Sinabs' and Rockpool's own update, as their source has it (sinabs 3.1.3
+    layers/functional/lif.py ``lif_forward_single``; rockpool torch/lif_torch.py
+    ``LIFTorch.forward``, lif_neuron_torch.py ``LIFNeuronTorch.forward``): decay, add the
+    input, spike at v >= theta, subtract theta; the next step decays what is left."""
+    theta, tau, tau_syn = params
+    a = np.exp(-1.0 / tau) if kind == "sinabs" else np.exp(-dt / tau)
+    b = np.exp(-dt / tau_syn)
+    h = x
+    for w in weights:
+        h = h @ w.T
+        v, i, out = np.zeros(h.shape[1:]), np.zeros(h.shape[1:]), []
+        for ht in h:
+            if kind == "sinabs":
+                v = a * v + (1 - a) * ht            # norm_input=True
+            elif kind == "lifneuron":
+                v = a * v + ht
+            else:
+                i = b * (i + ht)
+                v = a * v + i
+            s = v >= theta
+            v = v - s * theta
+            out.append(s)
+        h = np.stack(out).astype(np.float64)
+    return h.astype(bool)
+
+
+@pytest.mark.parametrize("kind", ["sinabs", "lifneuron", "cubalif"])
+def test_exact_decay_corrections_on_busy_layers(kind):
+    """The Sinabs and Rockpool corrections reproduce the producers' update equations spike
+    for spike on busier layers than the files' (most neurons fire often, so the reset order
+    matters at every step), other time constants and a threshold of 0.7."""
+    rng = np.random.default_rng(3)
+    graph, weights, params = _exported(kind, rng)
+    x = (rng.random((120, 4, 8)) < 0.4).astype(np.float64)
+    want = _producer_simulation(kind, x, weights, params)
+    name = "sinabs" if kind == "sinabs" else "rockpool"
+    prog = neurocc.compile(graph, producer=name)
+    got = prog.run(x, backend="reference").outputs[prog.outputs[0]]
+    assert 0.1 < want.mean() < 0.9
+    np.testing.assert_array_equal(got, want)
 
 
 def test_scalar_parameter_neurons_after_a_conv():

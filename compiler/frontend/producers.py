@@ -16,9 +16,34 @@ correction, the float reference equals the producer spike for spike):
   Flatten are put back in (C, H, W) order. dt = 1 (its ``to_nir`` default), subtractive reset.
 - **snnTorch 1.0**, **SpikingJelly 2.0**: what they write is NIR; the defaults only (dt 1e-4;
   subtract / zero).
-- **Sinabs 3.1**, **Rockpool 3.1**: their LIFs decay exactly (exp) and scale or time their
-  input and reset differently from NIR's forward-Euler LIF; no reading of NIR's equations
-  reproduces them, so only the defaults are set and the compiler warns.
+- **Sinabs 3.1** and **Rockpool 3.1** decay exactly, ``a = exp(−dt/τ)`` per step (Sinabs:
+  τ in steps, ``exp(−1/τ)``), and subtract the threshold *before* the next step's decay
+  (``v ← a·(v − θ) + input``), where NIR's forward Euler with neurocc's subtract gives
+  ``v ← a'·v + input − θ``. Both are put in NIR's form exactly: ``tau' = dt/(1 − a)`` (so
+  ``1 − dt/tau' = a``), ``r``/``w_in`` for the producer's input gain, and a self-connection
+  adding back ``(1 − a)·θ`` one step after each spike (NIR ``Scale`` node
+  ``<neuron>_reset``, ``_reset_loop``: one synapse per neuron on the chip; the frontend
+  expands it to a dense matrix first, so a corrected layer of more than 8192 neurons is
+  refused by its ``MAX_EXPANDED_SYNAPSES``). They spike at ``v >= θ``, neurocc at ``v > θ``:
+  equal unless a membrane lands exactly on the threshold.
+
+  - **Sinabs** ``LIF`` (τ in steps, dt = 1) is written as ``LIF(tau, r=1, v_leak=0)``; it
+    computes ``v ← a·v + (1 − a)·x`` (``norm_input=True``, its default, not recorded in the
+    file). Corrected: ``tau'``, ``r`` stays 1, self-connection ``θ/r``. Its ``IAF`` is NIR's
+    ``IF`` (nothing to correct); an ``LI`` (``ExpLeak``, ``norm_input=False``) is read as
+    NIR's and warned about, since no recorded simulation measures a correction.
+  - **Rockpool** ``LIFNeuronTorch`` → ``LIF(tau, r = tau·a/dt)``, computing ``v ← a·v + x``:
+    ``tau'``, ``r = 1/(1 − a)``, self-connection ``(1 − a)·θ``. ``LIFTorch`` →
+    ``CubaLIF(tau_syn, tau_mem, r = tau_mem·a/dt)``, no ``w_in``, computing
+    ``i ← b·(i + x)``, ``v ← a·v + i``: ``tau_mem'``, ``r = 1/(1 − a)``,
+    ``tau_syn' = dt/(1 − b)``, ``w_in = b/(1 − b)``. A CubaLIF's inputs all pass through
+    its current, which would keep a decaying share of the self-connection's ``(1 − a)·θ``;
+    a relay (``<neuron>_relay``, ``_relay_loop``: one spike-copying LIF per neuron, one step
+    later) sends the opposite share back, so the sum reaches the membrane in one step only
+    (on the chip: one more neuron and three more synapses per neuron). Corrected where
+    ``r`` is what the exporter writes for the compile ``dt`` (and ``w_in`` is 1). The
+    exporter writes ``v_leak = 0`` whatever the neuron's ``bias`` (a bias is lost) and its
+    ``LI`` (``ExpSynTorch``) is read as NIR's and warned about.
 """
 
 from __future__ import annotations
@@ -29,6 +54,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurocc.api.errors import NeuroccError
+
+RELAY_THRESHOLD = 0.25
+"""A relay neuron's threshold: its membrane is ``spike in − threshold·own spike before`` (it
+forgets all else each step), so it copies every spike for any threshold in (0, 1/2)."""
+
+
+NEURONS = frozenset({"LIF", "CubaLIF", "LI", "CubaLI"})
+"""NIR neuron types that decay: where Sinabs' and Rockpool's exact decay differs from NIR's."""
+
+
+def _f64(v) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64)
 
 
 def _norse(graph, dt: float) -> list[str]:
@@ -85,14 +122,152 @@ def _shape_into(graph, preds, node_name):
     return None
 
 
-def _warn(what: str) -> Callable:
-    def fix(graph, dt):
-        if not any(type(n).__name__ in ("LIF", "CubaLIF") for n in graph.nodes.values()):
-            return []                        # its IAF is NIR's IF: nothing differs
-        return [f"producer {what}: its LIF decays exactly and scales or resets its input "
-                "unlike NIR's forward-Euler LIF; neurocc follows NIR, so the results can differ "
-                "from the producer's own simulation"]
-    return fix
+def _fresh(graph, base: str) -> str:
+    name, k = base, 1
+    while name in graph.nodes:
+        name, k = f"{base}{k}", k + 1
+    return name
+
+
+def _reset_loop(graph, name: str, weight) -> list[str]:
+    """Adds ``name → Scale(weight) → name``: each spike adds ``weight`` to the neuron's input
+    one step later. Returns the node added."""
+    import nir
+
+    loop = _fresh(graph, f"{name}_reset")
+    graph.nodes[loop] = nir.Scale(scale=_f64(weight))
+    graph.edges += [(name, loop), (loop, name)]
+    return [loop]
+
+
+def _relay_loop(graph, name: str, weight, dt: float) -> list[str]:
+    """Adds ``name → relay LIF → Scale(weight) → name``: each spike adds ``weight`` to the
+    neuron's input two steps later. The relay has ``tau = dt`` (``dt/tau = 1``: its membrane
+    is its input minus ``RELAY_THRESHOLD`` after its own spike, nothing else kept), so it
+    fires exactly one step after each spike it receives. Returns the nodes added."""
+    import nir
+
+    relay, back = _fresh(graph, f"{name}_relay"), _fresh(graph, f"{name}_relay_reset")
+    zero = np.array(0.0)
+    graph.nodes[relay] = nir.LIF(tau=np.array(dt), r=np.array(1.0), v_leak=zero,
+                                 v_threshold=np.array(RELAY_THRESHOLD), v_reset=zero)
+    graph.nodes[back] = nir.Scale(scale=_f64(weight))
+    graph.edges += [(name, relay), (relay, back), (back, name)]
+    return [relay, back]
+
+
+def _sinabs(graph, dt: float) -> list[str]:
+    fixed, added, other = [], [], []
+    for name, node in list(graph.nodes.items()):
+        kind = type(node).__name__
+        if kind == "LIF" and np.all(_f64(node.r) == 1) and np.all(_f64(node.v_leak) == 0) \
+                and np.all(_f64(node.tau) > 0):
+            a = np.exp(-1.0 / _f64(node.tau))         # Sinabs: tau in steps
+            node.tau = dt / (1.0 - a)
+            added += _reset_loop(graph, name, _f64(node.v_threshold) / _f64(node.r))
+            fixed.append(name)
+        elif kind in NEURONS:
+            other.append(name)
+    notes = []
+    if fixed:
+        notes.append(
+            f"producer sinabs: LIF node(s) {', '.join(fixed)}: tau = dt/(1 − exp(−1/tau)) "
+            "(Sinabs decays by exp(−1/tau) per step, tau in steps, and scales its input by "
+            "1 − exp(−1/tau): norm_input=True, its default, which the file does not record) and "
+            f"a self-connection of weight v_threshold/r (node(s) {', '.join(added)}: Sinabs "
+            "subtracts the threshold before the next step's decay, NIR's subtract comes after "
+            "it)")
+    if other:
+        notes.append(_uncorrected("sinabs", other, "the correction is measured only for what "
+                                  "sinabs.to_nir writes for a LIF: LIF with r = 1, v_leak = 0"))
+    return notes
+
+
+def _rockpool(graph, dt: float) -> list[str]:
+    fixed: dict[str, list[str]] = {"LIF": [], "CubaLIF": []}
+    added: dict[str, list[str]] = {"LIF": [], "CubaLIF": []}
+    other = []
+    for name, node in list(graph.nodes.items()):
+        kind = type(node).__name__
+        if kind not in NEURONS:
+            continue
+        if not _rockpool_wrote(node, dt):
+            other.append(name)
+            continue
+        theta = _f64(node.v_threshold)
+        if kind == "LIF":                             # LIFNeuronTorch: v = a·v + x
+            a = np.exp(-dt / _f64(node.tau))
+            node.tau, node.r = dt / (1.0 - a), 1.0 / (1.0 - a)
+            added[kind] += _reset_loop(graph, name, (1.0 - a) * theta)
+        else:                                         # LIFTorch: i = b·(i + x), v = a·v + i
+            a, b = np.exp(-dt / _f64(node.tau_mem)), np.exp(-dt / _f64(node.tau_syn))
+            node.tau_mem, node.r = dt / (1.0 - a), 1.0 / (1.0 - a)
+            node.tau_syn, node.w_in = dt / (1.0 - b), b / (1.0 - b)
+            added[kind] += _reset_loop(graph, name, (1.0 - a) * theta / b)
+            added[kind] += _relay_loop(graph, name, -(1.0 - a) * theta, dt)
+        fixed[kind].append(name)
+    notes = []
+    if fixed["LIF"]:
+        notes.append(
+            f"producer rockpool: LIF node(s) {', '.join(fixed['LIF'])}: tau = dt/(1 − a), "
+            "r = 1/(1 − a) with a = exp(−dt/tau), and self-connection(s) "
+            f"{', '.join(added['LIF'])} of weight (1 − a)·v_threshold (LIFNeuronTorch computes "
+            "v = a·(v − spikes·v_threshold) + x, its exporter writes r = tau·a/dt; NIR's "
+            "subtract comes after the decay)")
+    if fixed["CubaLIF"]:
+        notes.append(
+            f"producer rockpool: CubaLIF node(s) {', '.join(fixed['CubaLIF'])}: tau_mem = "
+            "dt/(1 − a), r = 1/(1 − a), tau_syn = dt/(1 − b), w_in = b/(1 − b) with a, b = "
+            "exp(−dt/tau_mem), exp(−dt/tau_syn), and self-connections (nodes "
+            f"{', '.join(added['CubaLIF'])}) of weight (1 − a)·v_threshold/b and, one step "
+            "later through a relay LIF per neuron, −(1 − a)·v_threshold (LIFTorch computes "
+            "i = b·(i + x), v = a·(v − spikes·v_threshold) + i, its exporter writes "
+            "r = tau_mem·a/dt and no w_in; NIR's subtract comes after the decay, and the relay "
+            "takes back out of the current what the first self-connection leaves there)")
+    if other:
+        notes.append(_uncorrected(
+            "rockpool", other, "not what Rockpool's exporter writes for a LIFNeuronTorch or "
+            "LIFTorch stepped at this dt: LIF or CubaLIF without w_in, r = tau·exp(−dt/tau)/dt"
+            + _rockpool_dt(graph, other)))
+    return notes
+
+
+def _rockpool_wrote(node, dt: float) -> bool:
+    """Whether ``node`` is what Rockpool's exporter writes for a LIFNeuronTorch (LIF) or
+    LIFTorch (CubaLIF, no w_in) stepped at ``dt``: ``r = tau·exp(−dt/tau)/dt``."""
+    kind = type(node).__name__
+    if kind not in ("LIF", "CubaLIF") or (kind == "CubaLIF" and np.any(_f64(node.w_in) != 1)):
+        return False
+    tau = _f64(node.tau if kind == "LIF" else node.tau_mem)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return bool(np.all(tau > 0)) and np.allclose(_f64(node.r), tau * np.exp(-dt / tau) / dt,
+                                                     rtol=1e-5)
+
+
+def _rockpool_dt(graph, names) -> str:
+    """The time step Rockpool's exporter wrote the first LIF/CubaLIF among ``names`` for:
+    r = exp(−u)/u with u = dt/tau, solved for u by Newton's method (monotonic in u > 0)."""
+    for name in names:
+        node = graph.nodes[name]
+        tau = getattr(node, "tau_mem", getattr(node, "tau", None))
+        r = getattr(node, "r", None)
+        if type(node).__name__ not in ("LIF", "CubaLIF") or tau is None or r is None or \
+                np.any(_f64(getattr(node, "w_in", 1)) != 1):
+            continue
+        tau, r = float(_f64(tau).ravel()[0]), float(_f64(r).ravel()[0])
+        if not (np.isfinite(tau) and np.isfinite(r) and tau > 0 and r > 0):
+            continue
+        u = 1.0 / r if r > 1 else 1.0
+        for _ in range(60):
+            u = max(u - (np.log(u) + u + np.log(r)) / (1.0 / u + 1.0), u / 10)
+        return f"; node '{name}' fits dt = {u * tau:.6g} s: compile with that dt"
+    return ""
+
+
+def _uncorrected(what: str, names: list[str], why: str) -> str:
+    return (f"producer {what}: node(s) {', '.join(names)} read as NIR's forward-Euler "
+            f"neurons, uncorrected ({why}); {what} decays by exp(−dt/tau), so the results can "
+            f"differ from {what}'s own simulation")
 
 
 @dataclass(frozen=True)
@@ -110,8 +285,8 @@ PRODUCERS: dict[str, Producer] = {
     "spyx": Producer(1.0, "subtract", _spyx, "dt = 1 (Spyx's to_nir default)"),
     "snntorch": Producer(1e-4, "subtract", None, "export_to_nir's dt; Leaky's default reset"),
     "spikingjelly": Producer(1e-4, "zero", None, "export_to_nir(dt=1e-4); hard reset to 0"),
-    "sinabs": Producer(1.0, "subtract", _warn("sinabs"), "time constants in steps"),
-    "rockpool": Producer(1e-3, "subtract", _warn("rockpool"), "LIFTorch's default dt"),
+    "sinabs": Producer(1.0, "subtract", _sinabs, "time constants in steps"),
+    "rockpool": Producer(1e-3, "subtract", _rockpool, "LIFTorch's default dt"),
 }
 """Producer → its time step, reset rule and corrections (see the module docstring)."""
 
