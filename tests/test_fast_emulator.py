@@ -19,7 +19,14 @@ from neurocc.backends import run
 from neurocc.backends.emulator import EmulatorBackend, kernels, layered
 from neurocc.backends.run import payloads
 from neurocc.compiler.ir import INPUT, LIF, Conv, GradedInput, Network, Projection
-from neurocc.compiler.linalg import conv2d, conv_events, conv_events_py, conv_out_hw, conv_taps
+from neurocc.compiler.linalg import (
+    conv2d,
+    conv_events,
+    conv_events_py,
+    conv_out_hw,
+    conv_taps,
+    spike_lists_py,
+)
 from neurocc.compiler.pipeline import compile_network
 from neurocc.cost.activity import ActivityCounter
 
@@ -47,16 +54,19 @@ def feedforward_program(seed: int, extreme: bool, graded: bool | None = None):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), extreme=st.booleans(), graded=st.booleans(),
        steps=st.integers(1, 9), batch=st.integers(1, 4),
-       synapses=st.sampled_from(["dense", "events", "auto"]),
+       synapses=st.sampled_from(["dense", "table", "events", "auto"]),
        block=st.sampled_from([1, 7, 1 << 22]))
 def test_layer_major_equals_step_major(seed, extreme, graded, steps, batch, synapses,
                                        block):
     prog = feedforward_program(seed, extreme, graded)
     assert layered.is_feedforward(prog)
     x = payloads(prog, random_input(seed, prog, steps=steps, batch=batch))
-    density = {"dense": 0.0, "events": 1.1, "auto": layered.EVENT_DENSITY}[synapses]
+    density = {"dense": 0.0, "table": 0.0, "events": 1.1, "auto": layered.EVENT_DENSITY}[
+        synapses]
     with pytest.MonkeyPatch.context() as m:
         m.setattr(layered, "EVENT_DENSITY", density)
+        if synapses == "dense":
+            m.setattr(layered, "TABLE_BYTES", 0)       # GEMM, not the pattern tables
         m.setattr(layered, "BLOCK_VALUES", block)      # 1: one step per block
         fast = EmulatorBackend("layer").simulate(prog, x, True)
     assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)
@@ -75,6 +85,44 @@ def test_numpy_twins_equal_the_compiled_kernels(seed, extreme, graded):
         m.setattr(layered, "EVENT_DENSITY", 1.1)
         twin = EmulatorBackend("layer").simulate(prog, x, True)
     assert_same_trace(compiled, twin)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kernels, "nibble_sums", kernels.nibble_sums_py)
+        m.setattr(layered, "EVENT_DENSITY", 0.0)
+        twin = EmulatorBackend("layer").simulate(prog, x, True)
+    assert_same_trace(compiled, twin)
+
+
+@pytest.mark.parametrize("n_pre", [1, 3, 4, 5, 8, 9, 64, 67])
+def test_pattern_tables_sum_every_spike_pattern(n_pre):
+    """``nibble_table``/``nibble_sums``, compiled and numpy, equal the integer product for
+    every fan-in around the 4- and 8-input boundaries, extreme int8 weights included."""
+    rng = np.random.default_rng(n_pre)
+    w = rng.integers(-128, 128, (n_pre, 9)).astype(np.int16)
+    w[0] = 127
+    s = rng.random((60, n_pre)) < 0.4
+    s[0] = True                                      # every input spiking
+    s[1] = False
+    want = s.astype(np.int64) @ w.astype(np.int64)
+    table = kernels.nibble_table(w, np.int16)
+    codes = kernels.nibble_codes(s)
+    assert codes.shape == (60, -(-n_pre // 4))
+    for sums in (kernels.nibble_sums, kernels.nibble_sums_py):
+        np.testing.assert_array_equal(sums(codes, table, np.zeros((60, 9), np.int16)), want)
+
+
+def test_digits_input_layer_uses_the_pattern_table():
+    """The choice is automatic: binary spikes, denser than EVENT_DENSITY, into a projection
+    whose sums fit int16 and whose table fits TABLE_BYTES (the digits input layer); not a
+    projection whose sums could leave int16."""
+    from neurocc.compiler.pipeline import compile_nir
+    from neurocc.models.digits import COMPILE, NIR_PATH
+
+    prog = compile_nir(NIR_PATH, hw="loihi2", **COMPILE)
+    emu = layered.LayerMajor(prog, 2)
+    first = [s for s, p in zip(emu.syn, prog.projections) if p.src == INPUT][0]
+    assert first.table is not None and first.table.dtype == np.int16
+    assert all(s.table is None for s, p in zip(emu.syn, prog.projections)
+               if layered.sum_bound(p.conn, 1)[0] >= layered.INT16_EXACT)
 
 
 def test_auto_schedule_is_layer_major_only_without_cycles():
@@ -153,7 +201,7 @@ def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
         m.setattr(activity, "TABLE_EVENT_COST", 0.0)
         if twin:
             m.setattr(activity, "_source_rows", activity._source_rows_py)
-            m.setattr(activity, "_spike_lists", activity._spike_lists_py)
+            m.setattr(activity, "spike_lists", spike_lists_py)
             m.setattr(activity, "_bit_counts", activity._bit_counts_py)
         assert_counts_equal_per_step(prog, x, res)
 

@@ -27,7 +27,10 @@ Synaptic products (``SynapseBlock``):
   per spike, in int32 or int64) when the block's spikes are sparser than ``EVENT_DENSITY``,
   the crossover measured by ``make bench`` (``benchmarks/speed.py``, ``crossover``); for a
   large convolution, each spike's kernel taps (``linalg.conv_events``) below
-  ``CONV_EVENT_DENSITY``.
+  ``CONV_EVENT_DENSITY``;
+- denser binary spikes into a projection with few synapses (``TABLE_BYTES``): a table of
+  every 4 inputs' 16 spike patterns (``kernels.nibble_table``), one table row added per 4
+  inputs, in int16 when the sums fit.
 """
 
 from __future__ import annotations
@@ -65,6 +68,13 @@ speed, never of result."""
 CONV_EVENT_DENSITY = 0.03
 """The same for a convolution too large for its explicit matrix (event-driven taps against
 im2col); measured on the benchmark's conv stack (3 % to 15 % by layer): the lower end."""
+INT16_EXACT = 2**15
+TABLE_BYTES = 1 << 20
+"""Largest ``kernels.nibble_table`` (int16, 8 bytes per synapse) used for binary spikes
+denser than ``EVENT_DENSITY``: a row's sums are then one table row per 4 inputs, added in
+int16 (when every sum fits), instead of a float32 GEMM. Measured by ``make bench`` on the
+digits model's input layer (``benchmarks/speed.py``, "table"); kept to tables that stay in
+a core's L2 cache. Only a choice of speed, never of result."""
 BLOCK_VALUES = 1 << 22
 """Values (steps × samples × neurons) of the largest group held per block (32 MB of int64)."""
 
@@ -109,6 +119,35 @@ def _weights_T(program, p, dtype) -> np.ndarray:
     return cache[key]
 
 
+def _bound(program, p, max_input: int) -> tuple[float, float]:
+    """``engine.sum_bound`` of projection ``p``, once per program (every run builds its
+    ``SynapseBlock``s; the weights' extremes need not be found again)."""
+    cache = program.__dict__.setdefault("_emulator_bounds", {})
+    key = (p.name, max_input)
+    if key not in cache:
+        cache[key] = sum_bound(p.conn, max_input)
+    return cache[key]
+
+
+def _neuron_params(program) -> list[tuple]:
+    """Per group ``(u keep, v keep, bias (int64), vth << 6)``, once per program."""
+    if "_emulator_params" not in program.__dict__:
+        num = program.numerics
+        program.__dict__["_emulator_params"] = [
+            (num.u_keep(g.du), num.v_keep(g.dv),
+             np.ascontiguousarray(bias_value(g.bias_mant, g.bias_exp), np.int64),
+             g.vth << num.VTH_SHIFT) for g in program.groups]
+    return program.__dict__["_emulator_params"]
+
+
+def _nibble_table(program, p, wT) -> np.ndarray:
+    """Projection ``p``'s ``kernels.nibble_table`` in int16, made once per program."""
+    cache = program.__dict__.setdefault("_emulator_tables", {})
+    if p.name not in cache:
+        cache[p.name] = kernels.nibble_table(wT, np.int16)
+    return cache[p.name]
+
+
 class SynapseBlock:
     """One projection's integer sums for many rows at once: ``(R, n_pre)`` → ``(R, n_post)``
     exact integers, in the cheapest dtype that holds them (the neuron kernel converts)."""
@@ -116,7 +155,7 @@ class SynapseBlock:
     def __init__(self, program, p, num, max_input: int, graded: bool, events: bool = True):
         self.p, self.num, self.exp, self.graded = p, num, p.weight_exp, graded
         conn = p.conn
-        bound, wmax = sum_bound(conn, max_input)
+        bound, wmax = _bound(program, p, max_input)
         self.ftype = (np.float32 if bound < FLOAT32_EXACT else
                       np.float64 if bound < FLOAT64_EXACT else np.int64)
         self.wrap_events = 0
@@ -138,8 +177,11 @@ class SynapseBlock:
         self.acc_type = np.int32 if bound < INT32_EXACT else np.int64
         small = np.int16 if wmax < 2**15 else np.int64
         binary = not graded and max_input == 1       # 0/1 spikes, not graded payloads
+        self.table = None
         if events and kernels.HAVE_NUMBA and binary and self.kind == "matrix":
             self.event_wT = _weights_T(program, p, small)
+            if bound < INT16_EXACT and 8 * n_pre * n_post <= TABLE_BYTES:
+                self.table = _nibble_table(program, p, self.event_wT)
         elif events and kernels.HAVE_NUMBA and binary and self.kind == "im2col":
             self.event_taps = conv_taps(conn.weight, small)
             self.geometry = conv_geometry(conn)
@@ -159,11 +201,14 @@ class SynapseBlock:
         density = np.count_nonzero(s) / max(s.size, 1) if sparse else 1.0
         if self.event_wT is not None and density < EVENT_DENSITY:
             acc = kernels.events(s, self.event_wT,
-                                 np.zeros((len(s), self.event_wT.shape[1]),
+                                 np.empty((len(s), self.event_wT.shape[1]),
                                           dtype=self.acc_type))
         elif self.event_taps is not None and density < CONV_EVENT_DENSITY:
             acc = conv_events(s, self.event_taps, *self.geometry, conn.groups,
                               np.zeros((len(s), conn.shape[0]), dtype=self.acc_type))
+        elif self.table is not None:
+            acc = kernels.nibble_sums(kernels.nibble_codes(s), self.table,
+                                      np.empty((len(s), self.table.shape[2]), np.int16))
         elif self.kind == "matrix":
             acc = self._product(s)
         elif self.kind == "conv_int":  # pragma: no cover - only for enormous payloads
@@ -245,9 +290,7 @@ class LayerMajor:
         self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
                          for g in program.groups}
         self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
-        self.params = [(num.u_keep(g.du), num.v_keep(g.dv),
-                        np.ascontiguousarray(bias_value(g.bias_mant, g.bias_exp), np.int64),
-                        g.vth << num.VTH_SHIFT) for g in program.groups]
+        self.params = _neuron_params(program)
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
 
@@ -264,8 +307,9 @@ class LayerMajor:
         steps = x.shape[0]
         tb_max = self.block_steps(steps)
         groups = prog.groups
-        u = [np.zeros((B, g.n), np.int64) for g in groups]
-        v = [np.zeros((B, g.n), np.int64) for g in groups]
+        state = np.int32 if num.state_bits < 32 else np.int64   # u can reach 2^(bits-1)
+        u = [np.zeros((B, g.n), state) for g in groups]
+        v = [np.zeros((B, g.n), state) for g in groups]
         s = [np.zeros((B, g.n), np.bool_) for g in groups]
         carry = [np.zeros((B, p.conn.shape[0]), np.int64) for p in prog.projections]
         n_in = {INPUT: prog.n_inputs, **{g.name: g.n for g in groups}}
@@ -281,11 +325,13 @@ class LayerMajor:
                 g = groups[gi]
                 first, acc, shift = self._input(g, rows, carry, tb)
                 ku, kv, bias, vth = self.params[gi]
-                sp = np.zeros((tb, B, g.n), np.bool_)
+                # the kernel writes every step of its outputs (zeroed memory would be a
+                # memset under the GIL, which the other chunks' threads wait on)
+                sp = np.empty((tb, B, g.n), np.bool_)
                 rv, ru = g.name in record_v, record_u
-                ov = np.zeros((tb, B, g.n), np.int64) if rv else kernels.no_record(np.int64)
-                ou = np.zeros((tb, B, g.n), np.int64) if ru else kernels.no_record(np.int64)
-                ol = np.zeros((tb, B, g.n), np.bool_) if live else kernels.no_record(np.bool_)
+                ov = np.empty((tb, B, g.n), np.int64) if rv else kernels.no_record(np.int64)
+                ou = np.empty((tb, B, g.n), np.int64) if ru else kernels.no_record(np.int64)
+                ol = np.empty((tb, B, g.n), np.bool_) if live else kernels.no_record(np.bool_)
                 hold = int(min(max(self.start[gi] - t0, 0), tb))
                 w, c = kernels.lif_block(first, acc, u[gi], v[gi], s[gi], ku, kv, bias, vth,
                                          num.state_max, num.decay_bits, hold,
