@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
@@ -89,10 +90,24 @@ def run_local(job, parts: list, chunks: int, blas_threads: int | None = 1) -> li
     threads meanwhile (None: as BLAS likes; one chunk of a large run, where BLAS's own
     threads are the only parallelism left)."""
     with blas_limit(blas_threads):
-        if chunks == 1:
-            return [job(p) for p in parts]
-        with ThreadPoolExecutor(chunks) as ex:
-            return list(ex.map(job, parts))
+        if chunks == 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
+            return [job(p) for p in parts]    # a chunk's own run: no waiting on its pool
+        return list(_pool(chunks).map(job, parts))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+_POOL_PREFIX = "neurocc-chunk"
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` threads kept for the process's next runs (starting and joining
+    two threads cost about as much as a fifth of the digits split's run). Its threads are
+    idle between runs and end with the process."""
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=_POOL_PREFIX)
+        return _POOLS[threads]
 
 
 def run_on_cluster(scheduler, fn, program, parts_for, on_done=None, **kwargs) -> list:

@@ -61,9 +61,13 @@ def step_parts(work: np.ndarray, links: np.ndarray, route_s: np.ndarray,
     ``work`` ``(B, n_cores, len(CORE_TERMS))`` events; ``links`` ``(B, n_links)`` messages
     on links whose per-message times are ``t_link``; ``route_s`` ``(B,)``; ``per_event``
     from ``seconds_per_event``."""
-    receive = _RECEIVE
-    msg_chain = work[..., receive] @ per_event[receive]
-    neuron_chain = work[..., ~receive] @ per_event[~receive]
+    # each chain term by term, in CORE_TERMS order: the same sums whatever the number of
+    # rows (a BLAS product may round otherwise for another row count, and chunked runs must
+    # equal one chunk), and no masked copies of ``work``
+    msg_chain = np.zeros(work.shape[:2])
+    neuron_chain = np.zeros(work.shape[:2])
+    for k, receive in enumerate(_RECEIVE):
+        (msg_chain if receive else neuron_chain)[...] += work[..., k] * per_event[k]
     core_t = np.maximum(msg_chain, neuron_chain).max(axis=1)
     serial_t = (msg_chain + neuron_chain).max(axis=1)
     link_t = (links * t_link[None, :]).max(axis=1) if links.size else np.zeros(len(core_t))

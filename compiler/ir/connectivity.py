@@ -6,6 +6,7 @@ Every connectivity maps a presynaptic vector ``x`` ``(n_pre,)`` to the postsynap
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -108,7 +109,7 @@ class Conv:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(np.prod(self.out_shape)), int(np.prod(self.in_shape)))
+        return (int(math.prod(self.out_shape)), int(math.prod(self.in_shape)))
 
     @property
     def values(self) -> np.ndarray:

@@ -4,6 +4,7 @@ program's float weights may be read back from its ``.nir`` on first use (``float
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -46,7 +47,7 @@ class LoihiGroup:
 
     @property
     def n(self) -> int:
-        return int(np.prod(self.shape))
+        return int(math.prod(self.shape))       # read per block: math.prod, not np.prod
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,9 +157,11 @@ class LoihiProgram:
     target = "loihi"
     semantics = SEMANTICS
 
-    RUN_CACHES = ("_activity_plans", "_emulator_weights")
-    """What running a program caches on it (the counter's message maps, the emulator's
-    transposed weights): rebuilt where needed, never pickled to a cluster's workers."""
+    RUN_CACHES = ("_activity_plans", "_emulator_weights", "_emulator_tables", "_emulator_bounds",
+                  "_emulator_params")
+    """What running a program caches on it (the counter's message maps; the emulator's
+    transposed weights, pattern tables, sum bounds and neuron parameters): rebuilt where
+    needed, never pickled to a cluster's workers."""
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self.RUN_CACHES}
@@ -172,7 +175,7 @@ class LoihiProgram:
 
     @property
     def n_inputs(self) -> int:
-        return int(np.prod(self.input_shape))
+        return int(math.prod(self.input_shape))
 
     @cached_property
     def _index(self) -> dict[str, int]:
