@@ -144,6 +144,38 @@ else:  # pragma: no cover - without the fast extra
     conv_events = conv_events_py
 
 
+def spike_lists_py(bits, nnz: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero entries of ``bits`` ``(R, n)`` row by row: ``ptr`` ``(R + 1,)`` and the
+    column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order); ``nnz``
+    their number, which the caller has counted already. The emulator makes them for a
+    layer's sparse spikes (its event-driven synapses read them) and the activity counter
+    reads the same lists, so the spikes of a layer are listed once."""
+    r, idx = np.nonzero(bits)
+    ptr = np.zeros(len(bits) + 1, np.int64)
+    np.cumsum(np.bincount(r, minlength=len(bits)), out=ptr[1:])
+    return ptr, idx.astype(np.int64)
+
+
+def _spike_lists_nb(bits, nnz):
+    # one branch-free pass: every spike's column, row by row; the write past the last
+    # spike needs one slot more
+    R, n = bits.shape
+    ptr = np.zeros(R + 1, np.int64)
+    idx = np.empty(nnz + 1, np.int64)
+    m = 0
+    for r in range(R):
+        e = bits[r]
+        for j in range(n):
+            idx[m] = j
+            m += e[j] != 0
+        ptr[r + 1] = m
+    return ptr, idx[:m]
+
+
+spike_lists = numba.njit(cache=True, nogil=True)(_spike_lists_nb) if numba is not None \
+    else spike_lists_py
+
+
 def conv_geometry(conn) -> tuple[np.ndarray, ...]:
     """A ``Conv``'s shapes and (h, w) pairs as ``conv_events`` takes them: in_shape,
     out_shape, stride, padding, dilation (int64 arrays)."""

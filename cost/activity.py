@@ -35,7 +35,7 @@ from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twin 
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
-from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps
+from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps, spike_lists
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 from neurocc.cost.schedule import build_schedule, schedule_rows, soma_walk
 
@@ -45,7 +45,7 @@ of float32); a larger source traces its messages pair by pair, in pieces of abou
 entries."""
 SPIKE_LIST_DENSITY = 0.1
 """Spike density (spikes / (rows × neurons) of a source in a block) below which the source is
-counted spike by spike from its spike lists (``_spike_lists``): its per-core spikes,
+counted spike by spike from its spike lists (``linalg.spike_lists``): its per-core spikes,
 messages and routes, and its event table (``_event_sums``: synapses per core, messages into
 cores and onto links, a table row per spike). Above it, one vectorized pass over every
 neuron of a row and one product with the table (float32 where exact). Measured on one
@@ -391,16 +391,6 @@ def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
     return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
 
 
-def _spike_lists_py(bits, nnz: int) -> tuple[np.ndarray, np.ndarray]:
-    """The nonzero entries of ``bits`` ``(R, n)`` row by row: ``ptr`` ``(R + 1,)`` and the
-    column of each, ``idx`` (row ``r``'s are ``idx[ptr[r]:ptr[r + 1]]``, in order); ``nnz``
-    their number, which the caller has counted already."""
-    r, idx = np.nonzero(bits)
-    ptr = np.zeros(len(bits) + 1, np.int64)
-    np.cumsum(np.bincount(r, minlength=len(bits)), out=ptr[1:])
-    return ptr, idx.astype(np.int64)
-
-
 def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
                     t_active, t_spikes, t_msgs_out, route_t, slice_of=None, all_on=False,
                     ptr=None, idx=None, dense=True):
@@ -462,7 +452,7 @@ if numba is not None:
                      dense):
         # Per row: active updates per slice (every neuron of a slice when ``all_on``: all
         # biased; otherwise one vectorized pass over its flags), then the row's spikes
-        # (``_spike_lists``), each adding to its slice's core: a spike, its messages and
+        # (``linalg.spike_lists``), each adding to its slice's core: a spike, its messages and
         # the longest route (route = (rank of every neuron's longest route among the
         # source's distinct values (1-based), those values with 0.0 first)). ``dense``
         # (many spikes): all of it in one vectorized pass per slice instead.
@@ -531,24 +521,6 @@ if numba is not None:
                     o[tcol[e]] += tval[e]
         return out
 
-    @numba.njit(cache=True, nogil=True)
-    def _spike_lists_nb(bits, nnz):
-        # one branch-free pass: every spike's column, row by row (the rows' counts, each
-        # neuron's count and every per-spike sum of the block are read from these); the
-        # write past the last spike needs one slot more
-        R, n = bits.shape
-        ptr = np.zeros(R + 1, np.int64)
-        idx = np.empty(nnz + 1, np.int64)
-        m = 0
-        for r in range(R):
-            e = bits[r]
-            for j in range(n):
-                idx[m] = j
-                m += e[j] != 0
-            ptr[r + 1] = m
-        return ptr, idx[:m]
-
-    _spike_lists = _spike_lists_nb
 
     @numba.njit(cache=True, nogil=True)
     def _bit_counts(bits):
@@ -580,7 +552,6 @@ if numba is not None:
 else:  # pragma: no cover
     _event_sums = None
     _source_rows = _source_rows_py
-    _spike_lists = _spike_lists_py
     _bit_counts = _bit_counts_py
     _any_events = None
 
@@ -674,7 +645,7 @@ class ActivityCounter:
                 nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
             if not dense[src] or by_events[src] or self.sched is not None:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
-                lists[src] = ptr, idx = _spike_lists(b8, nnz)
+                lists[src] = ptr, idx = spike_lists(b8, nnz)
                 counts[src] = np.diff(ptr)
                 per_neuron = np.bincount(idx, minlength=b.shape[1])
             else:                                   # dense: counted in vectorized passes
