@@ -33,7 +33,10 @@ class Trace:
     fixed point, model units for the reference), recorded when asked (``v`` always for
     non-spiking output groups). ``saturation``: group → counters, when the backend knows.
     ``live``: group → ``(steps_run, B, n)`` bool, the membrane was nonzero before the step
-    (what the energy model charges an update for), when the backend traces it."""
+    (what the energy model charges an update for), when the backend traces it. ``lists``:
+    group → ``(ptr, idx)``, its spikes listed row by row (rows step-major: ``t·B + b``;
+    ``linalg.spike_lists``) where the backend listed them anyway, for the activity counter
+    to read instead of listing them again; dropped once counted."""
 
     spikes: dict
     v: dict = field(default_factory=dict)
@@ -41,6 +44,7 @@ class Trace:
     saturation: dict | None = None
     fixed_point: bool = True
     live: dict | None = None
+    lists: dict | None = None
 
     def liveness(self, groups) -> dict | None:
         """``live``, or derived from ``v`` when every group's membrane was recorded (``v``

@@ -318,7 +318,9 @@ def _chunk(program, be, encoded, raw, drain: bool, record_state: bool, keep=None
     trace = be.simulate(program, feed, state)
     outputs = _outputs(program, trace, steps, drain)
     counter = ActivityCounter(program, batch, schedule=scheduled)
-    counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]))
+    counter.count(payload, trace.spikes, trace.liveness([g.name for g in program.groups]),
+                  trace.lists)
+    trace.lists = None                       # counted: not kept with the result
     return outputs, trace, counter.result()
 
 

@@ -176,6 +176,24 @@ spike_lists = numba.njit(cache=True, nogil=True)(_spike_lists_nb) if numba is no
     else spike_lists_py
 
 
+def join_lists(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """Spike lists of consecutive blocks of rows as one (``spike_lists``'s ``(ptr, idx)``)."""
+    if len(parts) == 1:
+        return parts[0]
+    ptrs, offset = [np.zeros(1, np.int64)], 0
+    for ptr, _ in parts:
+        ptrs.append(ptr[1:] + offset)
+        offset += int(ptr[-1])
+    return np.concatenate(ptrs), np.concatenate([idx for _, idx in parts])
+
+
+def rows_of_lists(lists, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``r0 .. r1 − 1`` of spike lists ``(ptr, idx)``, as lists of their own."""
+    ptr, idx = lists
+    a, b = int(ptr[r0]), int(ptr[r1])
+    return ptr[r0:r1 + 1] - a, idx[a:b]
+
+
 def conv_geometry(conn) -> tuple[np.ndarray, ...]:
     """A ``Conv``'s shapes and (h, w) pairs as ``conv_events`` takes them: in_shape,
     out_shape, stride, padding, dilation (int64 arrays)."""

@@ -35,7 +35,14 @@ from neurocc.api.jit import numba  # None without neurocc[fast]: the numpy twin 
 from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
-from neurocc.compiler.linalg import conv2d, conv_events, conv_geometry, conv_taps, spike_lists
+from neurocc.compiler.linalg import (
+    conv2d,
+    conv_events,
+    conv_geometry,
+    conv_taps,
+    rows_of_lists,
+    spike_lists,
+)
 from neurocc.cost.latency import CORE_TERMS, seconds_per_event, step_parts
 from neurocc.cost.schedule import build_schedule, schedule_rows, soma_walk
 
@@ -618,17 +625,21 @@ class ActivityCounter:
                    None if live_t is None else {n: v[None] for n, v in live_t.items()})
 
     def count(self, x: np.ndarray, spikes: dict[str, np.ndarray],
-              live: dict[str, np.ndarray] | None = None) -> None:
-        """Consecutive steps: ``x`` (T, B, n_in); ``spikes``/``live`` group → (T, B, n)."""
+              live: dict[str, np.ndarray] | None = None, lists: dict | None = None) -> None:
+        """Consecutive steps: ``x`` (T, B, n_in); ``spikes``/``live`` group → (T, B, n);
+        ``lists``: group → its spikes already listed (``linalg.spike_lists`` over the
+        ``T·B`` rows), for groups the backend listed."""
         T = x.shape[0]
         width = max([self.n_cores * len(CORE_TERMS), x.shape[2]] + list(self.sizes.values()))
         tb = _row_blocks(self.batch, width)
+        B = self.batch
         for t0 in range(0, T, tb):
             t1 = min(T, t0 + tb)
             self._rows(x[t0:t1], {n: spikes[n][t0:t1] for n in self.names},
-                       None if live is None else {n: live[n][t0:t1] for n in self.names})
+                       None if live is None else {n: live[n][t0:t1] for n in self.names},
+                       {n: rows_of_lists(q, t0 * B, t1 * B) for n, q in (lists or {}).items()})
 
-    def _rows(self, x, spikes, live) -> None:
+    def _rows(self, x, spikes, live, given: dict) -> None:
         T, B = x.shape[:2]
         R = T * B
         bits = {INPUT: np.ascontiguousarray(x.reshape(R, -1) != 0)}
@@ -638,14 +649,15 @@ class ActivityCounter:
         counts, lists, dense, by_events = {}, {}, {}, {}
         for src, b in bits.items():                 # events per row and per neuron
             b8 = b.view(np.uint8)
-            nnz = np.count_nonzero(b8)                     # numpy's count is SIMD
+            # numpy's count is SIMD; a backend's lists hold the count already
+            nnz = len(given[src][1]) if src in given else np.count_nonzero(b8)
             dense[src] = nnz >= SPIKE_LIST_DENSITY * max(b8.size, 1)
             t = self.tables[src]
             by_events[src] = _event_sums is not None and t is not None and \
                 nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
             if not dense[src] or by_events[src] or self.sched is not None:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
-                lists[src] = ptr, idx = spike_lists(b8, nnz)
+                lists[src] = ptr, idx = given[src] if src in given else spike_lists(b8, nnz)
                 counts[src] = np.diff(ptr)
                 per_neuron = np.bincount(idx, minlength=b.shape[1])
             else:                                   # dense: counted in vectorized passes

@@ -14,6 +14,7 @@ from neurocc.api.errors import NeuroccError
 from neurocc.backends.base import Trace
 from neurocc.backends.emulator.engine import Emulator
 from neurocc.backends.emulator.layered import LayerMajor, is_feedforward
+from neurocc.compiler.linalg import join_lists
 from neurocc.compiler.targets.loihi.program import LoihiProgram
 
 SCHEDULES = ("auto", "layer", "step")
@@ -62,10 +63,14 @@ class EmulatorBackend:
         v = {n: [] for n in keep_v}
         u = {n: [] for n in names} if record_state else {}
         live = {n: [] for n in kept} if counter is None else {}
+        lists: dict = {}                     # group → its blocks' spike lists (the counter's)
 
-        def block(t0, xb, sb, vb, ub, lb):
+        def block(t0, xb, sb, vb, ub, lb, listed):
             if counter is not None:
-                counter.count(xb, sb, lb)
+                counter.count(xb, sb, lb, listed)
+            else:
+                for n in names:
+                    lists.setdefault(n, []).append(listed.get(n))
             for n in spikes:
                 spikes[n].append(sb[n])
             for n in live:
@@ -83,7 +88,9 @@ class EmulatorBackend:
         return Trace(spikes={n: cat(a) for n, a in spikes.items()},
                      v={n: cat(a) for n, a in v.items()}, u={n: cat(a) for n, a in u.items()},
                      saturation=emu.saturation, fixed_point=True,
-                     live={n: cat(a) for n, a in live.items()} if counter is None else None)
+                     live={n: cat(a) for n, a in live.items()} if counter is None else None,
+                     lists={n: join_lists(p) for n, p in lists.items()
+                            if all(q is not None for q in p)} or None)
 
     def _step_major(self, program, x, record_state) -> Trace:
         steps, batch = x.shape[:2]

@@ -53,6 +53,7 @@ from neurocc.compiler.linalg import (
     conv_events,
     conv_geometry,
     conv_taps,
+    spike_lists,
 )
 from neurocc.compiler.targets.loihi.numerics import bias_value, shift_exp, wrap_int32
 
@@ -192,15 +193,18 @@ class SynapseBlock:
         self.needs_wrap = (self.conv and bound >= num.state_max) or \
             (graded and bound >= INT32_EXACT)
 
-    def __call__(self, s: np.ndarray, defer_shift: bool = False) -> np.ndarray:
+    def __call__(self, s: np.ndarray, defer_shift: bool = False, lists=None) -> np.ndarray:
         """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
         the weight exponent applied unless ``defer_shift`` (then the caller applies
-        ``self.shift``; only without a wrap)."""
+        ``self.shift``; only without a wrap). ``lists``: ``s``'s spikes already listed
+        (``linalg.spike_lists``), when the caller has them."""
         conn = self.p.conn
         sparse = self.event_wT is not None or self.event_taps is not None
-        density = np.count_nonzero(s) / max(s.size, 1) if sparse else 1.0
+        nnz = len(lists[1]) if lists is not None else np.count_nonzero(s) if sparse else 0
+        density = nnz / max(s.size, 1) if sparse else 1.0
         if self.event_wT is not None and density < EVENT_DENSITY:
-            acc = kernels.events(s, self.event_wT,
+            ptr, idx = lists if lists is not None else spike_lists(s, nnz)
+            acc = kernels.events(ptr, idx, self.event_wT,
                                  np.empty((len(s), self.event_wT.shape[1]),
                                           dtype=self.acc_type))
         elif self.event_taps is not None and density < CONV_EVENT_DENSITY:
@@ -293,6 +297,10 @@ class LayerMajor:
         self.params = _neuron_params(program)
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
+        # groups whose sparse spikes are listed once per block: some synapse from them can
+        # run event by event, and the activity counter reads the same lists
+        self.listed = {p.src for p, syn in zip(program.projections, self.syn)
+                       if isinstance(syn, SynapseBlock) and syn.event_wT is not None}
 
     def block_steps(self, steps: int) -> int:
         widest = max((g.n for g in self.prog.groups), default=1)
@@ -300,9 +308,10 @@ class LayerMajor:
 
     def run(self, x: np.ndarray, record_v=(), record_u: bool = False, live: bool = True,
             on_block=None):
-        """Simulate ``x``, calling ``on_block(t0, x_block, spikes, v, u, live)`` once per
-        block with that block's arrays (group name → ``(Tb, B, n)``); the caller keeps or
-        counts what it needs."""
+        """Simulate ``x``, calling ``on_block(t0, x_block, spikes, v, u, live, lists)`` once
+        per block with that block's arrays (group name → ``(Tb, B, n)``) and the spike lists
+        it made (group name → ``(ptr, idx)`` over the block's ``Tb·B`` rows); the caller
+        keeps or counts what it needs."""
         prog, B, num = self.prog, self.batch, self.num
         steps = x.shape[0]
         tb_max = self.block_steps(steps)
@@ -319,11 +328,11 @@ class LayerMajor:
         record_v = set(record_v)
         for t0 in range(0, steps, tb_max):
             tb = min(tb_max, steps - t0)
-            out_s, out_v, out_u, out_l = {}, {}, {}, {}
+            out_s, out_v, out_u, out_l, lists = {}, {}, {}, {}, {}
             rows = {INPUT: x[t0:t0 + tb]}
             for gi in self.order:
                 g = groups[gi]
-                first, acc, shift = self._input(g, rows, carry, tb)
+                first, acc, shift = self._input(g, rows, carry, tb, lists)
                 ku, kv, bias, vth = self.params[gi]
                 # the kernel writes every step of its outputs (zeroed memory would be a
                 # memset under the GIL, which the other chunks' threads wait on)
@@ -341,6 +350,11 @@ class LayerMajor:
                 self.v_clips[gi] += int(c)
                 rows[g.name] = sp
                 out_s[g.name] = sp
+                if g.name in self.listed:
+                    flat = sp.reshape(tb * B, -1)
+                    nnz = np.count_nonzero(flat)
+                    if nnz < EVENT_DENSITY * flat.size:
+                        lists[g.name] = spike_lists(flat, nnz)
                 if rv:
                     out_v[g.name] = ov
                 if ru:
@@ -348,9 +362,9 @@ class LayerMajor:
                 if live:
                     out_l[g.name] = ol
             if on_block is not None:
-                on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l)
+                on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l, lists)
 
-    def _input(self, g, rows: dict, carry: list, tb: int):
+    def _input(self, g, rows: dict, carry: list, tb: int, lists: dict):
         """The group's synaptic input for the block: the first step's sums (the previous
         block's last products), the block's own sums ``(tb, B, n)``, which its neurons read
         one step late, both in one exact dtype, and the weight exponent left to the kernel.
@@ -366,8 +380,9 @@ class LayerMajor:
         defer = len(idx) == 1 and not self.syn[idx[0]].needs_wrap
         parts = []
         for i in idx:
-            src = rows[self.prog.projections[i].src]
-            parts.append(self.syn[i](src.reshape(tb * B, -1), defer).reshape(tb, B, -1))
+            name = self.prog.projections[i].src
+            parts.append(self.syn[i](rows[name].reshape(tb * B, -1), defer,
+                                     lists.get(name)).reshape(tb, B, -1))
         first = carry[idx[0]] if len(idx) == 1 else sum(carry[i].astype(np.int64) for i in idx)
         acc = parts[0] if len(parts) == 1 else sum(a.astype(np.int64) for a in parts)
         for i, a in zip(idx, parts):
