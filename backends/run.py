@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 
 from neurocc.api.errors import InputError, NeuroccError
-from neurocc.backends import parallel
+from neurocc.backends import heap, parallel
 from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
 from neurocc.backends.inputs import join_inputs
 from neurocc.compiler.ir.encoding import SpikeInput
@@ -232,6 +232,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     """
     if record not in RECORDS:
         raise NeuroccError(f"record must be one of {', '.join(RECORDS)}, got {record!r}")
+    heap.steady()                            # no page faults for every run's arrays
     be = get_backend(backend, **options) if isinstance(backend, str) else backend
     x = join_inputs(program, x)
     encoded = encode_input(program, x)
