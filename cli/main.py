@@ -377,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--producer", choices=sorted(PRODUCERS), default=None,
                    help="the tool that wrote the .nir file: its dt and reset become the "
                    "defaults and what its exporter writes unlike NIR is corrected (Norse's "
-                   "CubaLIF w_in, Spyx's r and flatten order); default: read as plain NIR")
+                   "CubaLIF w_in; Spyx's r and flatten order; Sinabs' and Rockpool's LIFs, "
+                   "which decay exactly and subtract the threshold before the next decay: "
+                   "exact decay, input gain, and a self-connection adding back "
+                   "(1 - a)*threshold, a = exp(-dt/tau)); default: read as plain NIR")
     c.add_argument("--graded-input", type=float, metavar="MAX", default=None,
                    help="inputs are graded values in [-MAX, MAX] (graded spikes) instead of 0/1")
     c.add_argument("--steps", type=int, metavar="N", default=None,

@@ -533,3 +533,155 @@ def test_threshold_refuses_subtractive_reset_and_a_non_positive_theta():
     with pytest.raises(UnsupportedError, match=r"node 'th' \(Threshold\): v_threshold must be "
                                                r"> 0"):
         neurocc.compile(threshold_graph(rng, theta=0.0))
+
+
+# --------------------------------------------------------------------------- lone Scale nodes
+
+
+def _exported_layers(kind: str, n: int, rng, n_in=8, n_out=5, dt=1e-3):
+    """Input → Linear → LIF (n) → Linear → LIF (n_out; none if 0), the neurons as Sinabs'
+    (``sinabs``: LIF(tau in steps, r=1, v_leak=0)) or Rockpool's LIFTorch (``cubalif``:
+    CubaLIF with r = tau·exp(−dt/tau)/dt, no w_in) exporter writes them; ``producer=`` then
+    adds the self-connection (a Scale) and, on the CubaLIF, the relay."""
+    gain = {"sinabs": 1.0, "cubalif": 0.03}[kind]
+
+    def neuron(m):
+        if kind == "sinabs":
+            return nir.LIF(tau=np.array(4.0), r=np.array(1.0), v_leak=np.array(0.0),
+                           v_threshold=np.array(0.7))
+        t = np.full(m, 0.01)
+        return nir.CubaLIF(tau_syn=np.full(m, 0.005), tau_mem=t, r=t * np.exp(-dt / t) / dt,
+                           v_leak=np.zeros(m), v_threshold=np.full(m, 0.7))
+
+    nodes = {"input": nir.Input({"input": np.array([n_in])}),
+             "0": nir.Linear(gain * rng.normal(0.6, 1.0, (n, n_in))), "1": neuron(n),
+             "output": nir.Output({"output": np.array([n_out or n])})}
+    edges = [("input", "0"), ("0", "1"), ("1", "output")]
+    if n_out:
+        nodes.update({"2": nir.Linear(gain * rng.normal(0.5, 1.0, (n_out, n))),
+                      "3": neuron(n_out)})
+        edges[-1:] = [("1", "2"), ("2", "3"), ("3", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _feedforward_scales(rng):
+    """A lone Scale on the input projection and one, with a Delay and a Flatten, between two
+    layers: no cycle, so the emulator runs them layer-major."""
+    shape = (2, 1, 3)
+
+    def lif_(shape, thr):
+        return nir.LIF(tau=np.full(shape, 1e-3), r=np.ones(shape), v_leak=np.zeros(shape),
+                       v_threshold=np.full(shape, thr))
+
+    nodes = {"in": nir.Input({"input": np.array(shape)}),
+             "s0": nir.Scale(np.array([2.0, 0.0, 1.5, 3.0, 0.7, 1.1]).reshape(shape)),
+             "l1": lif_(shape, 0.1), "d": nir.Delay(np.array([1, 2, 0, 3, 1, 2]).reshape(shape)
+                                                    * 1e-4),
+             "s1": nir.Scale(np.array([1.5, -0.5, 2.0, 0.8, 1.2, 0.9]).reshape(shape)),
+             "f": nir.Flatten(input_type={"input": np.array(shape)}), "l2": lif_((6,), 0.2),
+             "out": nir.Output({"output": np.array([6])})}
+    edges = [("in", "s0"), ("s0", "l1"), ("l1", "d"), ("d", "s1"), ("s1", "f"), ("f", "l2"),
+             ("l2", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+CASES = {"sinabs": lambda rng: (_exported_layers("sinabs", 12, rng), {"producer": "sinabs"}),
+         "rockpool cubalif": lambda rng: (_exported_layers("cubalif", 12, rng),
+                                          {"producer": "rockpool"}),
+         "feedforward": lambda rng: (_feedforward_scales(rng), {"dt": 1e-4})}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_lone_scale_is_a_sparse_diagonal_with_the_dense_readings_program(monkeypatch, case):
+    """A projection through one Scale (with Flatten / Delay pass-throughs, and beside other
+    inputs of its layer, as producer='sinabs' and 'rockpool' write their self-connections)
+    is its diagonal, stored sparse; the program and every backend's spikes are those of the
+    dense matrix the frontend used to expand it into (``_diagonal`` switched off)."""
+    import neurocc
+    from neurocc.compiler.frontend import nir as frontend
+
+    def compiled(dense: bool):
+        graph, options = CASES[case](np.random.default_rng(5))
+        with monkeypatch.context() as m:
+            if dense:
+                m.setattr(frontend, "_diagonal", lambda *args: None)
+            return neurocc.compile(graph, **options), graph
+
+    (new, graph), (old, _) = compiled(False), compiled(True)
+    scales = {k for k, v in graph.nodes.items() if type(v).__name__ == "Scale"}
+    scaled = {p.name for p in new.network.projections     # producers' Scales: '<lif>_reset'
+              if any(k in scales or k.endswith("_reset") for k in p.nir_nodes)}
+    assert len(scaled) == {"sinabs": 2, "rockpool cubalif": 4, "feedforward": 2}[case]
+    dense = {p.name: p.conn for p in old.network.projections}
+    for p in new.network.projections:
+        want = ("sparse", "dense") if p.name in scaled else (dense[p.name].kind,) * 2
+        assert (p.conn.kind, dense[p.name].kind) == want
+        np.testing.assert_array_equal(p.conn.to_dense(), dense[p.name].to_dense())
+        if p.name in scaled:     # one stored synapse per nonzero scale, on the diagonal
+            d = p.conn.to_dense()
+            assert p.conn.values.size == np.count_nonzero(d) == np.count_nonzero(np.diag(d))
+    for a, b in zip(new.projections, old.projections):
+        assert (a.name, a.weight_exp, a.sign_mode) == (b.name, b.weight_exp, b.sign_mode)
+        np.testing.assert_array_equal(a.conn.to_dense(), b.conn.to_dense())
+    assert [(g.vth, g.du, g.dv) for g in new.groups] == [(g.vth, g.du, g.dv) for g in old.groups]
+    x = (np.random.default_rng(6).random((60, 3, *new.input_shape)) < 0.4).astype(np.float64)
+    runs = [("reference", {}), ("emulator", {"schedule": "step"})]
+    if case == "feedforward":
+        runs.append(("emulator", {"schedule": "layer"}))
+    for backend, options in runs:
+        got, want = new.run(x, backend=backend, **options), old.run(x, backend=backend, **options)
+        assert got.output_spike_counts.sum() > 0
+        for g in new.groups:
+            np.testing.assert_array_equal(got.trace.spikes[g.name], want.trace.spikes[g.name],
+                                          err_msg=f"{backend} {options} {g.name}")
+
+
+@pytest.mark.lava
+def test_a_sparse_diagonal_self_connection_is_bit_exact_on_lava():
+    """producer='sinabs''s self-connections, stored as Lava ``Sparse`` processes: spikes, u and
+    v equal the emulator's at every step."""
+    pytest.importorskip("lava.magma", reason="lava-nc is not importable (it needs Python 3.10)")
+    import neurocc
+    from neurocc.backends import payloads
+    from neurocc.backends.diff import compare_traces, render_diff
+    from neurocc.backends.emulator import EmulatorBackend
+    from neurocc.backends.lava import LavaBackend
+
+    prog = neurocc.compile(_exported_layers("sinabs", 12, np.random.default_rng(5)),
+                           producer="sinabs")
+    assert {p.name: p.conn.kind for p in prog.projections if p.src == p.dst} == \
+        {"1->1": "sparse", "3->3": "sparse"}
+    x = (np.random.default_rng(6).random((40, 2, 8)) < 0.4).astype(np.float64)
+    feed = payloads(prog, x)
+    emu = EmulatorBackend().simulate(prog, feed, True)
+    lava = LavaBackend(timeout_s=300).simulate(prog, feed, True)
+    d = compare_traces(prog, emu, lava, "emulator", "lava")
+    assert d["identical"], render_diff(d)
+    assert emu.spikes["1"].any() and emu.spikes["3"].any()
+
+
+def test_a_corrected_wide_layer_costs_memory_in_its_synapses_not_their_square():
+    """producer='sinabs' on a 20,000-neuron LIF layer: its self-connection (NIR Scale node
+    '1_reset') is 20,000 synapses, read as a Sparse diagonal; as the dense matrix the
+    frontend used to expand it into it was refused (MAX_EXPANDED_SYNAPSES), and it would
+    have been 20,000² float64 = 3.2 GB."""
+    import tracemalloc
+
+    import neurocc
+
+    n = 20_000
+    graph = _exported_layers("sinabs", n, np.random.default_rng(7), n_out=0)
+    tracemalloc.start()
+    try:
+        prog = neurocc.compile(graph, producer="sinabs")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    loop = next(p for p in prog.network.projections if p.name == "1->1")
+    assert loop.nir_nodes == ("1_reset",) and loop.conn.kind == "sparse"
+    np.testing.assert_array_equal(loop.conn.indices, np.arange(n))
+    np.testing.assert_array_equal(loop.conn.indptr, np.arange(n + 1))
+    np.testing.assert_array_equal(loop.conn.values, np.full(n, 0.7))    # v_threshold / r
+    lowered = next(p for p in prog.projections if p.name == "1->1")
+    assert lowered.conn.kind == "sparse" and np.count_nonzero(lowered.conn.values) == n
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"     # measured ~25 MiB

@@ -4,8 +4,9 @@ Neuron nodes become neuron groups (``compiler.ir.neurons``). Everything linear b
 neuron nodes (or the input and a neuron node) — Affine, Linear, Scale, Conv1d, Conv2d, pooling,
 Flatten, in any DAG — is fused into one ``Projection`` per (source, destination) pair,
 because on the chip it is one synaptic hop. A lone Conv2d or pooling node stays a shared-
-kernel ``Conv``; any other chain is expanded to its dense matrix by evaluating it on a
-basis. Biases become the destination group's constant input current.
+kernel ``Conv`` and a lone Scale a ``Sparse`` diagonal (one synapse per neuron, as in the
+self-connections of ``producers.py``); any other chain is expanded to its dense matrix by
+evaluating it on a basis. Biases become the destination group's constant input current.
 
 Never relies on node order (``nir.read`` returns nodes alphabetically): inputs and outputs
 are found by type and the graph by its edges.
@@ -20,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from neurocc.api.errors import FrontendError, NeuroccError, UnsupportedError
-from neurocc.compiler.frontend.delays import projection_delays, read_delay
-from neurocc.compiler.ir.connectivity import Conv, Dense
+from neurocc.compiler.frontend.delays import ELEMENTWISE, projection_delays, read_delay
+from neurocc.compiler.ir.connectivity import Conv, Dense, Sparse
 from neurocc.compiler.ir.graph import INPUT, Network, Projection
 from neurocc.compiler.ir.neurons import NEURON_TYPES, Neurons
 from neurocc.compiler.linalg import conv2d, pair, pool_kernel
@@ -29,7 +30,7 @@ from neurocc.compiler.linalg import conv2d, pair, pool_kernel
 MAX_EXPANDED_SYNAPSES = 2**26
 """Largest dense matrix the frontend will expand a fused linear chain into (a software
 limit of this compiler, not of any chip). A single Affine or Linear is taken as it is and
-never expanded."""
+a single Scale as its diagonal: neither is ever expanded."""
 
 BASIS_ELEMENTS = 1 << 22
 """Values per block when a fused chain is evaluated on a basis: memory stays proportional to
@@ -780,7 +781,7 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, inputs, is_neuron):
             src_name = INPUT if src in inputs else src
             fused = tuple(sorted(linear_between(src, dst, preds, linear)))
             n_src = int(np.prod(shapes[src]))
-            conn = _direct(src, dst, preds, nodes, ops, linear, shapes, (g.n, n_src))
+            conn = _direct(src, dst, preds, nodes, ops, linear, shapes, (g.n, n_src), fused)
             if conn is None:
                 if n_src * g.n > MAX_EXPANDED_SYNAPSES:
                     raise UnsupportedError(
@@ -887,24 +888,60 @@ def _single_node(src, dst, preds, nodes, linear):
     return ops[0] if len(ops) == 1 else None
 
 
-def _direct(src, dst, preds, nodes, ops, linear, shapes, shape):
-    """The connection of a lone Conv2d / pooling node (a shared-kernel ``Conv``) or Affine /
-    Linear node (its own matrix), taken without evaluating anything; None otherwise. Biases
-    are in the group's offset."""
+def _direct(src, dst, preds, nodes, ops, linear, shapes, shape, fused):
+    """The connection of a lone Conv2d / pooling node (a shared-kernel ``Conv``), Affine /
+    Linear node (its own matrix) or Scale node (its diagonal, ``_diagonal``), taken without
+    evaluating it on a basis; None otherwise. Biases are in the group's offset."""
     k = _single_node(src, dst, preds, nodes, linear)
-    if k is None:
-        return None
-    if ops[k].conv is not None:
+    if k is not None and ops[k].conv is not None:
         view = ops[k].view                    # a Conv1d: (C, L) computed as (C, 1, L)
         in_shape, out_shape = tuple(shapes[preds[k][0]]), tuple(shapes[k])
         if view is not None:
             in_shape, out_shape = view, (out_shape[0], 1, out_shape[1])
         conn = Conv(in_shape=in_shape, out_shape=out_shape, **ops[k].conv)
         return conn if conn.shape == shape else None
-    m = ops[k].matrix
+    m = None if k is None else ops[k].matrix
     if m is not None and m.shape == shape:
         return Dense(np.array(m, dtype=np.float64))
-    return None
+    return _diagonal(src, dst, preds, nodes, ops, shapes, shape, fused)
+
+
+def _chain(src, dst, preds, fused) -> list[str] | None:
+    """The linear nodes of projection ``src`` → ``dst`` (``fused``), ``dst``'s end first, when
+    they form one chain: exactly one of ``dst``'s inputs comes from ``src`` (others may
+    bring other sources' input, like the Linear beside a self-connection) and every node on
+    it has one input; else None."""
+    ends = [p for p in preds[dst] if p == src or p in fused]
+    if len(ends) != 1:
+        return None
+    path, k = [], ends[0]
+    while k != src:
+        if k not in fused or len(preds[k]) != 1:
+            return None
+        path.append(k)
+        k = preds[k][0]
+    return path if set(path) == set(fused) else None
+
+
+def _diagonal(src, dst, preds, nodes, ops, shapes, shape, fused) -> Sparse | None:
+    """A lone Scale between ``src`` and ``dst`` (with any Flatten / Delay pass-throughs) as
+    a ``Sparse`` diagonal, ``W[i, i] = scale[i]`` (broadcast over the layer): O(n) memory
+    where its dense matrix would be n². Zeros, and entries below 1e-12 of the largest, are
+    not stored, as the basis expansion drops them. None for any other chain."""
+    path = _chain(src, dst, preds, fused)
+    if path is None or shape[0] != shape[1]:
+        return None
+    kinds = [type(nodes[k]).__name__ for k in path]
+    if kinds.count("Scale") != 1 or not set(kinds) <= ELEMENTWISE or \
+            any(int(np.prod(shapes[k])) != shape[0] for k in path):
+        return None
+    k = path[kinds.index("Scale")]
+    d = ops[k].apply(np.ones((1, *shapes[preds[k][0]]))).ravel()
+    d[np.abs(d) < 1e-12 * max(np.abs(d).max(initial=0), 1e-300)] = 0.0
+    keep = np.flatnonzero(d)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(d != 0)
+    return Sparse(indptr, keep.astype(np.int64), d[keep], shape[1])
 
 
 def _with_bias(g: Neurons, bias: np.ndarray) -> Neurons:
