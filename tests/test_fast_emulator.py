@@ -213,7 +213,8 @@ def test_block_counting_equals_step_by_step(seed, extreme, twin, sparse_rows):
 def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift, reset,
                                                              spiking):
     """Inputs and states drawn at ±2^23 (u's wrap), ±(2^23 − 1) (v's saturation) and
-    ±2^31 (Lava's int32 current): the compiled kernel equals its numpy twin."""
+    ±2^31 (Lava's int32 current): the compiled kernel equals its numpy twin, with the state
+    in int64 or int32, and without u's wrap where no input could cause one."""
     rng = np.random.default_rng(seed)
     smax, T, B, n = 1 << 23, 4, 2, 16
     edges = np.array([0, 1, -1, smax, -smax, smax - 1, 1 - smax, smax + 1, -smax - 1,
@@ -231,17 +232,24 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
     vth = int(rng.integers(1, 1 << 17)) << 6
     bias = rng.integers(-(1 << 12), 1 << 12, n)
     outs = []
-    for kernel in (kernels.lif_block, kernels.lif_block_py):
-        state = [u0.copy(), v0.copy(), s0.copy()]
-        o = [np.zeros((T, B, n), np.bool_), np.zeros((T, B, n), np.int64),
-             np.zeros((T, B, n), np.int64), np.zeros((T, B, n), np.bool_)]
+    wrap_free = ku == 0 and rng.random() < 0.5
+    if wrap_free:                  # inputs the caller's bound would allow: |a·2^(6+s)| < smax
+        lim = (smax - 1) >> (6 + max(shift, 0))
+        acc, carry = np.clip(acc, -lim, lim), np.clip(carry, -lim, lim)
+    runs = [(kernels.lif_block, np.int64, False), (kernels.lif_block, np.int32, wrap_free),
+            (kernels.lif_block_py, np.int64, False), (kernels.lif_block_py, np.int32, False)]
+    for kernel, state_type, free in runs:
+        state = [u0.astype(state_type), v0.astype(state_type), s0.copy()]
+        o = [np.empty((T, B, n), np.bool_), np.empty((T, B, n), np.int64),
+             np.empty((T, B, n), np.int64), np.empty((T, B, n), np.bool_)]
         counts = kernel(carry, acc, *state, ku, kv, bias, vth, smax, 12, 0,
                         reset == "subtract", reset == "zero", spiking, *o, True, True, True,
-                        shift)
-        outs.append(([int(c) for c in counts], o + state))
-    assert outs[0][0] == outs[1][0]
-    for a, b in zip(outs[0][1], outs[1][1]):
-        np.testing.assert_array_equal(a, b)
+                        shift, free)
+        outs.append(([int(c) for c in counts], o + [x.astype(np.int64) for x in state]))
+    for other in outs[1:]:
+        assert other[0] == outs[0][0]
+        for a, b in zip(outs[0][1], other[1]):
+            np.testing.assert_array_equal(a, b)
 
 
 @settings(max_examples=10, deadline=None)

@@ -48,16 +48,36 @@ SMALL_CONV = 1 << 22
 
 def sum_bound(conn, max_input: int) -> tuple[float, float]:
     """``(bound, wmax)``: no partial sum of the projection's integer products can exceed
-    ``bound`` (``max_input`` × the largest weight × the largest fan-in) in magnitude; it
-    decides which float type computes the sums exactly."""
+    ``bound`` in magnitude: ``max_input`` × the largest sum of one post neuron's |weights|
+    (a sum over any subset of a row's inputs, in any order, stays within it). It decides
+    which float type computes the sums exactly, whether a conv's output can wrap, and
+    whether a layer's u can (``layered.LayerMajor.wrap_free``). ``wmax``: the largest
+    |weight|."""
     if isinstance(conn, Conv):
-        w, fan_in = conn.weight, int(np.prod(conn.weight.shape[1:]))
+        a = np.abs(conn.weight.reshape(len(conn.weight), -1).astype(np.float64))
+        row, wmax = a.sum(axis=1).max(initial=0), a.max(initial=0)
     elif isinstance(conn, Sparse):
-        w, fan_in = conn.data, int(np.max(np.diff(conn.indptr), initial=0))
+        row = wmax = 0.0
+        ptr, n = conn.indptr, conn.shape[0]
+        r0 = 0
+        while r0 < n:                         # rows holding a few M synapses at a time
+            r1 = max(r0 + 1, int(np.searchsorted(ptr, ptr[r0] + (1 << 22), "right")) - 1)
+            r1 = min(r1, n)
+            seg = np.abs(conn.data[ptr[r0]:ptr[r1]].astype(np.float64))
+            starts = (ptr[r0:r1] - ptr[r0])[np.diff(ptr[r0:r1 + 1]) > 0]
+            if len(seg):
+                row = max(row, np.add.reduceat(seg, starts).max())
+                wmax = max(wmax, seg.max())
+            r0 = r1
     else:
-        w, fan_in = conn.weight, conn.weight.shape[1]
-    wmax = float(np.max(np.abs(w), initial=0))
-    return max_input * wmax * max(fan_in, 1), wmax
+        row = wmax = 0.0
+        w = conn.weight
+        step = max(1, (1 << 22) // max(w.shape[1], 1))       # a few MB of |w| at a time
+        for r0 in range(0, len(w), step):
+            a = np.abs(w[r0:r0 + step].astype(np.float64))
+            row = max(row, a.sum(axis=1).max(initial=0))
+            wmax = max(wmax, a.max(initial=0))
+    return max_input * float(row), float(wmax)
 
 
 class _Synapses:

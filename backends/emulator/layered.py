@@ -192,6 +192,11 @@ class SynapseBlock:
         self.shift = 0 if self.conv else self.exp
         self.needs_wrap = (self.conv and bound >= num.state_max) or \
             (graded and bound >= INT32_EXACT)
+        # the largest |sum| this projection can hand the neurons, after its exponent and
+        # wrap: what decides whether their u can wrap
+        self.out_bound = (min(bound, num.state_max) if self.conv else
+                          np.inf if graded and self.needs_wrap else
+                          bound * 2.0 ** max(self.exp, 0))
 
     def __call__(self, s: np.ndarray, defer_shift: bool = False, lists=None) -> np.ndarray:
         """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
@@ -258,6 +263,7 @@ class DelayedBlocks:
         self.parts = [(k, SynapseBlock(program, q, num, max_input, graded, events))
                       for k, q in delay_classes(p)]
         self.depth = max(k for k, _ in self.parts)
+        self.out_bound = sum(block.out_bound for _, block in self.parts)
 
     def arrivals(self, history: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``history`` ``(depth + 1, B, n_pre)``: the source's steps before the block;
@@ -295,6 +301,11 @@ class LayerMajor:
                          for g in program.groups}
         self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
         self.params = _neuron_params(program)
+        # groups whose u provably never wraps: no decay (u is the step's input) and every
+        # input's bound, shifted into place (<< 6), below the wrap (the kernel leaves it out)
+        self.wrap_free = [
+            ku == 0 and 64 * sum(self.syn[i].out_bound for i in self.incoming[g.name]) <
+            num.state_max for g, (ku, *_) in zip(program.groups, self.params)]
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
         # groups whose sparse spikes are listed once per block: some synapse from them can
@@ -345,7 +356,8 @@ class LayerMajor:
                 w, c = kernels.lif_block(first, acc, u[gi], v[gi], s[gi], ku, kv, bias, vth,
                                          num.state_max, num.decay_bits, hold,
                                          g.reset == "subtract", g.reset == "zero", g.spiking,
-                                         sp, ov, ou, ol, rv, ru, live, shift)
+                                         sp, ov, ou, ol, rv, ru, live, shift,
+                                         self.wrap_free[gi])
                 self.u_wraps[gi] += int(w)
                 self.v_clips[gi] += int(c)
                 rows[g.name] = sp
