@@ -176,6 +176,20 @@ spike_lists = numba.njit(cache=True, nogil=True)(_spike_lists_nb) if numba is no
     else spike_lists_py
 
 
+def _column_counts_nb(idx, n):
+    # np.bincount's count, outside the GIL (the other chunks' threads wait on it)
+    out = np.zeros(n, np.int64)
+    for j in idx:
+        out[j] += 1
+    return out
+
+
+column_counts = numba.njit(cache=True, nogil=True)(_column_counts_nb) if numba is not None \
+    else (lambda idx, n: np.bincount(idx, minlength=n))
+"""``column_counts(idx, n)``: how often each of ``0 .. n − 1`` occurs in ``idx`` (each
+neuron's spikes, from its spike lists)."""
+
+
 def join_lists(parts: list) -> tuple[np.ndarray, np.ndarray]:
     """Spike lists of consecutive blocks of rows as one (``spike_lists``'s ``(ptr, idx)``)."""
     if len(parts) == 1:

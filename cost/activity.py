@@ -36,6 +36,7 @@ from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.mapping import Routes
 from neurocc.compiler.linalg import (
+    column_counts,
     conv2d,
     conv_events,
     conv_geometry,
@@ -659,7 +660,7 @@ class ActivityCounter:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
                 lists[src] = ptr, idx = given[src] if src in given else spike_lists(b8, nnz)
                 counts[src] = np.diff(ptr)
-                per_neuron = np.bincount(idx, minlength=b.shape[1])
+                per_neuron = column_counts(idx, b.shape[1])
             else:                                   # dense: counted in vectorized passes
                 lists[src] = None
                 counts[src], per_neuron = _bit_counts(b8)

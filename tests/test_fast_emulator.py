@@ -104,10 +104,10 @@ def test_pattern_tables_sum_every_spike_pattern(n_pre):
     s[1] = False
     want = s.astype(np.int64) @ w.astype(np.int64)
     table = kernels.nibble_table(w, np.int16)
-    codes = kernels.nibble_codes(s)
-    assert codes.shape == (60, -(-n_pre // 4))
+    assert kernels.nibble_codes(s).shape == (60, -(-n_pre // 4))
     for sums in (kernels.nibble_sums, kernels.nibble_sums_py):
-        np.testing.assert_array_equal(sums(codes, table, np.zeros((60, 9), np.int16)), want)
+        for x in (s, s.astype(np.int8)):             # spikes, or 0/1 payloads
+            np.testing.assert_array_equal(sums(x, table, np.empty((60, 9), np.int16)), want)
 
 
 def test_digits_input_layer_uses_the_pattern_table():

@@ -216,7 +216,7 @@ class SynapseBlock:
             acc = conv_events(s, self.event_taps, *self.geometry, conn.groups,
                               np.zeros((len(s), conn.shape[0]), dtype=self.acc_type))
         elif self.table is not None:
-            acc = kernels.nibble_sums(kernels.nibble_codes(s), self.table,
+            acc = kernels.nibble_sums(s, self.table,
                                       np.empty((len(s), self.table.shape[2]), np.int16))
         elif self.kind == "matrix":
             acc = self._product(s)
