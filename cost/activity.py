@@ -439,16 +439,19 @@ if numba is not None:
         return n_on
 
     @numba.njit(cache=True, nogil=True, inline="always")
-    def _slice_counts(ev, live, recv, on_row, biased, msgs, rank):
-        # one slice of one row in one vectorized pass: active updates, spikes, messages and
-        # the longest route's rank (integer-only and branch-free, so that LLVM vectorizes it)
+    def _slice_counts(ev, live, recv, on_row, biased, msgs, rank, on):
+        # one slice of one row in one vectorized pass: active updates (when ``on``, a
+        # constant at each call site: the input's and all-biased groups' need none),
+        # spikes, messages and the longest route's rank (integer-only and branch-free, so
+        # that LLVM vectorizes it)
         n_on = 0
         n_sp = 0
         m = 0
         rt = 0
         for i in range(ev.shape[0]):
             e = np.int64(ev[i] != 0)
-            n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
+            if on:
+                n_on += on_row | np.int64(biased[i]) | np.int64(recv[i]) | np.int64(live[i])
             n_sp += e
             m += e * msgs[i]
             rt = max(rt, e * rank[i])
@@ -482,8 +485,14 @@ if numba is not None:
                     a = starts[k]
                     b = ends[k]
                     c = cores[k]
-                    n_on, n_sp, m, rk = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
-                                                      bias[a:b], msgs[a:b], rank[a:b])
+                    if count_on and not all_on:
+                        n_on, n_sp, m, rk = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
+                                                          bias[a:b], msgs[a:b], rank[a:b],
+                                                          True)
+                    else:
+                        n_on, n_sp, m, rk = _slice_counts(ev[r, a:b], lr[a:b], rr[a:b], on_row,
+                                                          bias[a:b], msgs[a:b], rank[a:b],
+                                                          False)
                     if count_on:
                         n_on = b - a if all_on else n_on
                         work[r, c, t_active] += n_on
