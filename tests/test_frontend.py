@@ -685,3 +685,183 @@ def test_a_corrected_wide_layer_costs_memory_in_its_synapses_not_their_square():
     lowered = next(p for p in prog.projections if p.name == "1->1")
     assert lowered.conn.kind == "sparse" and np.count_nonzero(lowered.conn.values) == n
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"     # measured ~25 MiB
+
+
+def _sinabs_conv(rng, h: int, c_in=2, c_out=8):
+    """Input (c_in, h, h) → Conv2d 3×3 → LIF as Sinabs' exporter writes it (tau in steps,
+    r = 1, v_leak = 0, scalars: the layer takes the conv's shape); ``producer='sinabs'``
+    adds the self-connection ``1_reset``, a second input of the LIF beside the conv."""
+    nodes = {"input": nir.Input({"input": np.array([c_in, h, h])}),
+             "0": nir.Conv2d(input_shape=(h, h), weight=rng.normal(0.2, 0.5, (c_out, c_in, 3, 3)),
+                             stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(c_out)),
+             "1": nir.LIF(tau=np.array(4.0), r=np.array(1.0), v_leak=np.array(0.0),
+                          v_threshold=np.array(0.7)),
+             "output": nir.Output({"output": np.array([c_out, h, h])})}
+    return nir.NIRGraph(nodes=nodes, edges=[("input", "0"), ("0", "1"), ("1", "output")],
+                        type_check=False)
+
+
+def _recurrent_conv(rng, h=6):
+    """Input (2, h, h) → Conv2d → LIF (3, h, h) with a recurrent Conv2d on the LIF: each conv
+    is the only node between its source and the LIF, which has two inputs."""
+    def conv(c_in, scale):
+        return nir.Conv2d(input_shape=(h, h), weight=scale * rng.normal(0.3, 1, (3, c_in, 3, 3)),
+                          stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(3))
+
+    nodes = {"in": nir.Input({"input": np.array([2, h, h])}), "c0": conv(2, 1.0),
+             "l0": lif(0, shape=(3, h, h)), "rc": conv(3, 0.3),
+             "out": nir.Output({"output": np.array([3, h, h])})}
+    edges = [("in", "c0"), ("c0", "l0"), ("l0", "rc"), ("rc", "l0"), ("l0", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _expanded(monkeypatch, graph, **options):
+    """``graph`` compiled with every conv expanded on a basis into its dense matrix, as the
+    frontend read a conv into a layer of several inputs before (``_single_node`` off)."""
+    import neurocc
+    from neurocc.compiler.frontend import nir as frontend
+
+    with monkeypatch.context() as m:
+        m.setattr(frontend, "_single_node", lambda *args: None)
+        return neurocc.compile(graph, **options)
+
+
+CONV_BESIDE = {"sinabs conv": (lambda rng: _sinabs_conv(rng, 6), {"producer": "sinabs"},
+                               {"<input>->1"}),
+               "recurrent conv": (_recurrent_conv, {"dt": 1e-4}, {"<input>->l0", "l0->l0"})}
+
+
+@pytest.mark.parametrize("case", sorted(CONV_BESIDE))
+def test_a_conv_beside_other_inputs_of_its_layer_stays_a_conv(monkeypatch, case):
+    """A Conv2d that is the only node between its source and a layer stays a shared-kernel
+    ``Conv`` when the layer has other inputs too (producer='sinabs''s self-connection, a
+    recurrent conv): the float IR is the dense matrix it used to be expanded into, so the
+    reference's spikes are unchanged; lowered, it is a Conv like any other (weight exponent
+    0, Lava's Conv has none), and a corrected Sinabs layer's kernel is the plain reading's.
+    (Sinabs writes scalar parameters: the layer takes the conv's shape, not its loop's.)"""
+    import neurocc
+
+    make, options, convs = CONV_BESIDE[case]
+    graph = make(np.random.default_rng(5))
+    prog = neurocc.compile(graph, **options)
+    old = _expanded(monkeypatch, make(np.random.default_rng(5)), **options)
+    kinds = {p.name: p.conn.kind for p in prog.network.projections}
+    assert {k for k, v in kinds.items() if v == "conv"} == convs
+    dense = {p.name: p.conn for p in old.network.projections}
+    for p in prog.network.projections:
+        assert dense[p.name].kind == ("dense" if p.name in convs else p.conn.kind)
+        np.testing.assert_array_equal(p.conn.to_dense(), dense[p.name].to_dense())
+    assert all(p.weight_exp == 0 and p.conn.kind == "conv"
+               for p in prog.projections if p.name in convs)
+    if case == "sinabs conv":    # both scaled to the kernel's largest mantissa: equal but
+        # where w·factor lies on a rounding boundary (the factors differ in the last bits)
+        plain = neurocc.compile(make(np.random.default_rng(5)), dt=1.0, reset="subtract")
+        a, b = (next(p for p in q.projections if p.name == "<input>->1") for q in (prog, plain))
+        assert (a.conn.kind, a.weight_exp) == (b.conn.kind, b.weight_exp) == ("conv", 0)
+        step = 2       # 8-bit weights in Lava's mixed sign mode: mantissas in steps of 2
+        assert np.abs(a.conn.weight - b.conn.weight).max() <= step
+        assert np.count_nonzero(a.conn.weight != b.conn.weight) <= a.conn.weight.size // 20
+    x = (np.random.default_rng(6).random((40, 2, *prog.input_shape)) < 0.3).astype(np.float64)
+    got, want = prog.run(x, backend="reference"), old.run(x, backend="reference")
+    for g in prog.groups:
+        assert got.trace.spikes[g.name].any()
+        np.testing.assert_array_equal(got.trace.spikes[g.name], want.trace.spikes[g.name])
+
+
+def test_a_corrected_conv_layer_costs_memory_in_its_kernel_not_a_dense_matrix():
+    """producer='sinabs' on a Conv2d (2 → 8 channels, 64×64) → LIF: the LIF has a second
+    input (its self-connection), and the conv is still taken as it is. Expanded on a basis,
+    as it was before, it would be a 32,768 × 8,192 float64 matrix (2 GiB), refused by
+    MAX_EXPANDED_SYNAPSES (at 32×32: 8,192 × 2,048, 393 MiB peak)."""
+    import tracemalloc
+
+    import neurocc
+    from neurocc.compiler.frontend.nir import MAX_EXPANDED_SYNAPSES
+
+    graph = _sinabs_conv(np.random.default_rng(7), 64)
+    tracemalloc.start()
+    try:
+        prog = neurocc.compile(graph, producer="sinabs")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    conv = next(p for p in prog.network.projections if p.name == "<input>->1")
+    assert conv.conn.kind == "conv" and conv.conn.shape == (32_768, 8_192)
+    assert conv.conn.shape[0] * conv.conn.shape[1] > MAX_EXPANDED_SYNAPSES
+    assert {p.name: p.conn.kind for p in prog.projections} == {"<input>->1": "conv",
+                                                               "1->1": "sparse"}
+    assert peak < 2**31 / 16, f"peak {peak / 2**20:.0f} MiB"     # measured ~34 MiB
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("case", sorted(CONV_BESIDE))
+def test_a_conv_beside_other_inputs_is_bit_exact_on_lava(case):
+    """A Lava ``Conv`` process into a layer that a ``Sparse`` self-connection or a recurrent
+    ``Conv`` feeds too: spikes, u and v equal the emulator's at every step."""
+    pytest.importorskip("lava.magma", reason="lava-nc is not importable (it needs Python 3.10)")
+    import neurocc
+    from neurocc.backends import payloads
+    from neurocc.backends.diff import compare_traces, render_diff
+    from neurocc.backends.emulator import EmulatorBackend
+    from neurocc.backends.lava import LavaBackend
+
+    make, options, convs = CONV_BESIDE[case]
+    prog = neurocc.compile(make(np.random.default_rng(5)), **options)
+    assert {p.name for p in prog.projections if p.conn.kind == "conv"} == convs
+    x = (np.random.default_rng(6).random((30, 1, *prog.input_shape)) < 0.3).astype(np.float64)
+    feed = payloads(prog, x)
+    emu = EmulatorBackend().simulate(prog, feed, True)
+    lava = LavaBackend(timeout_s=300).simulate(prog, feed, True)
+    d = compare_traces(prog, emu, lava, "emulator", "lava")
+    assert d["identical"], render_diff(d)
+    assert all(emu.spikes[g.name].any() for g in prog.groups)
+
+
+def _scalar_lif():
+    return nir.LIF(tau=np.array(1e-3), r=np.array(1.0), v_leak=np.array(0.0),
+                   v_threshold=np.array(1.0))
+
+
+def test_a_scalar_parameter_layer_in_a_loop_takes_the_shape_flowing_in():
+    """A neuron node with scalar parameters and no declared shape takes the shape of its
+    first input whose shape does not depend on its own: a self-connection, a recurrent conv
+    or a loop through another such layer is passed over (they were refused as "a loop of
+    linear nodes"), in chains of any length; with no other input it is refused as before."""
+    rng = np.random.default_rng(0)
+
+    def conv(c_out, c_in):
+        return nir.Conv2d(input_shape=None, weight=rng.normal(size=(c_out, c_in, 3, 3)),
+                          stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(c_out))
+
+    # a's loop edges come first: its shape is looked for through b (sized by a) first
+    nodes = {"in": nir.Input({"input": np.array([1, 5, 5])}), "back": nir.Scale(np.array(0.5)),
+             "rec": conv(3, 3), "c0": conv(3, 1), "a": _scalar_lif(), "c1": conv(2, 3),
+             "b": _scalar_lif(), "self": nir.Scale(np.array(-0.2)),
+             "out": nir.Output({"output": np.array([2, 5, 5])})}
+    edges = [("b", "c2"), ("c2", "back"), ("back", "a"), ("a", "rec"), ("rec", "a"),
+             ("in", "c0"), ("c0", "a"), ("a", "c1"), ("c1", "b"), ("b", "self"),
+             ("self", "b"), ("b", "out")]
+    nodes["c2"] = conv(3, 2)
+    net = read_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    assert {g.name: g.shape for g in net.groups} == {"a": (3, 5, 5), "b": (2, 5, 5)}
+    kinds = {p.name: p.conn.kind for p in net.projections}
+    assert kinds == {"<input>->a": "conv", "a->a": "conv", "a->b": "conv", "b->b": "sparse",
+                     "b->a": "dense"}       # conv then Scale: a chain, expanded
+
+    chain = {"in": nir.Input({"input": np.array([3])}),
+             "out": nir.Output({"output": np.array([3])})}
+    edges, prev = [], "in"
+    for i in range(1200):        # deeper than Python's recursion limit: found iteratively
+        chain.update({f"s{i}": nir.Scale(np.array(2.0)), f"n{i}": _scalar_lif()})
+        edges += [(prev, f"s{i}"), (f"s{i}", f"n{i}")]
+        prev = f"n{i}"
+    net = read_nir(nir.NIRGraph(nodes=chain, edges=edges + [(prev, "out")], type_check=False))
+    assert {g.shape for g in net.groups} == {(3,)}
+
+    lone = {"in": nir.Input({"input": np.array([4])}), "fc": nir.Linear(np.ones((3, 4))),
+            "l": _scalar_lif(), "out": nir.Output({"output": np.array([3])}),
+            "a": _scalar_lif(), "s": nir.Scale(np.array(0.5))}      # a: only its own loop
+    with pytest.raises(FrontendError, match=r"node 'a' is on a loop of linear nodes with no "
+                       r"neuron to break it"):
+        read_nir(nir.NIRGraph(nodes=lone, edges=[("in", "fc"), ("fc", "l"), ("l", "out"),
+                                                 ("a", "s"), ("s", "a")], type_check=False))

@@ -4,9 +4,10 @@ Neuron nodes become neuron groups (``compiler.ir.neurons``). Everything linear b
 neuron nodes (or the input and a neuron node) — Affine, Linear, Scale, Conv1d, Conv2d, pooling,
 Flatten, in any DAG — is fused into one ``Projection`` per (source, destination) pair,
 because on the chip it is one synaptic hop. A lone Conv2d or pooling node stays a shared-
-kernel ``Conv`` and a lone Scale a ``Sparse`` diagonal (one synapse per neuron, as in the
-self-connections of ``producers.py``); any other chain is expanded to its dense matrix by
-evaluating it on a basis. Biases become the destination group's constant input current.
+kernel ``Conv``, a lone Affine or Linear its matrix and a lone Scale a ``Sparse`` diagonal
+(one synapse per neuron, as in the self-connections of ``producers.py``), whatever else feeds
+the destination layer; any other chain is expanded to its dense matrix by evaluating it on a
+basis. Biases become the destination group's constant input current.
 
 Never relies on node order (``nir.read`` returns nodes alphabetically): inputs and outputs
 are found by type and the graph by its edges.
@@ -29,8 +30,9 @@ from neurocc.compiler.linalg import conv2d, pair, pool_kernel
 
 MAX_EXPANDED_SYNAPSES = 2**26
 """Largest dense matrix the frontend will expand a fused linear chain into (a software
-limit of this compiler, not of any chip). A single Affine or Linear is taken as it is and
-a single Scale as its diagonal: neither is ever expanded."""
+limit of this compiler, not of any chip). A single Conv, Affine or Linear is taken as it is
+and a single Scale as its diagonal, beside other inputs of its layer too: none is ever
+expanded."""
 
 BASIS_ELEMENTS = 1 << 22
 """Values per block when a fused chain is evaluated on a basis: memory stays proportional to
@@ -538,11 +540,6 @@ def read_nir(source) -> Network:
 
     def compute(k):
         ps = preds[k]
-        if k in unsized:
-            groups[k] = _make(NEURON_NODES[type(nodes[k]).__name__], nodes[k], k, k,
-                              shapes[ps[0]])
-            shapes[k] = groups[k].shape
-            return
         in_shapes = {shapes[p] for p in ps}
         if len({int(np.prod(s)) for s in in_shapes}) > 1 or len(in_shapes) > 1:
             raise FrontendError(
@@ -562,17 +559,77 @@ def read_nir(source) -> Network:
         ops[k] = op
         shapes[k] = tuple(out.shape[1:])
 
+    def size(k, shape):
+        groups[k] = _make(NEURON_NODES[type(nodes[k]).__name__], nodes[k], k, k, shape)
+        shapes[k] = groups[k].shape
+
     def shape_of(k):
-        """Output shape of node ``k``, its linear predecessors first (iteratively: chains of
-        any length)."""
-        stack, on_path = [(k, False)], set()
+        """Output shape of node ``k``, its predecessors first (iteratively: chains of any
+        length). An unsized neuron node takes the shape flowing into it, from its first input
+        whose shape does not depend on its own: an input found to lead back to it (a
+        self-connection, as producer='sinabs' adds, or a recurrent conv) is passed over."""
+        # Frames: ["node", n, expanded], as a depth-first search; ["size", n, i, outer]: the
+        # unsized node n tries its input i, in a fresh search above ["search"] (on a path of
+        # its own); outer is an enclosing unsized node one of its inputs led back to.
+        stack: list[list] = [["node", k, False]]
+        paths: list[set[str]] = [set()]
+        sizing, plain = set(), set()
+
+        def back_to(target):
+            """The input being tried leads back to unsized node ``target``: drop its search;
+            the innermost unsized node tries its next input."""
+            while stack[-1][0] != "size":
+                if stack.pop()[0] == "search":
+                    paths.pop()
+            frame = stack[-1]
+            frame[2] += 1
+            if target != frame[1]:
+                frame[3] = target
+
         while stack:
-            n, ready = stack.pop()
-            if n in shapes:
+            frame = stack[-1]
+            kind, n = frame[0], frame[1]
+            if kind == "search":                 # the input's shape is known
+                stack.pop()
+                paths.pop()
                 continue
-            if ready:
+            if kind == "size":
+                ps, i = preds[n], frame[2]
+                if i < len(ps) and ps[i] in shapes:
+                    size(n, shapes[ps[i]])
+                elif i < len(ps):
+                    stack += [["search", n], ["node", ps[i], False]]
+                    paths.append(set())
+                    continue
+                elif frame[3] is None:       # every input leads back to n: searched as
+                    plain.add(n)                # a linear node, its loop is refused
+                    sizing.discard(n)
+                    stack[-1] = ["node", n, False]
+                    continue
+                stack.pop()
+                sizing.discard(n)
+                if n not in shapes:
+                    back_to(frame[3])
+                continue
+            on_path, expanded = paths[-1], frame[2]
+            if n in shapes:
+                stack.pop()
+                continue
+            if n in sizing:
+                stack.pop()
+                back_to(n)
+                continue
+            if n in unsized and n not in plain:
+                stack[-1] = ["size", n, 0, None]
+                sizing.add(n)
+                continue
+            if expanded:
+                stack.pop()
                 on_path.discard(n)
-                compute(n)
+                if n in unsized:
+                    size(n, shapes[preds[n][0]])
+                else:
+                    compute(n)
                 continue
             if n in on_path:
                 raise FrontendError(f"node '{n}' is on a loop of linear nodes with no neuron "
@@ -581,14 +638,14 @@ def read_nir(source) -> Network:
                 raise FrontendError(f"node '{n}' ({type(nodes[n]).__name__}) has no input "
                                     "edge; connect it or remove it")
             on_path.add(n)
-            stack.append((n, True))
+            frame[2] = True
             for p in preds[n]:
                 if p not in shapes:
                     if p in on_path:
                         raise FrontendError(
                             f"node '{p}' is on a loop of linear nodes with no neuron to "
                             "break it; a recurrent loop needs a neuron node")
-                    stack.append((p, False))
+                    stack.append(["node", p, False])
         return shapes[k]
 
     for k in sorted(nodes):
@@ -781,7 +838,7 @@ def _fuse_projections(nodes, preds, groups, ops, shapes, inputs, is_neuron):
             src_name = INPUT if src in inputs else src
             fused = tuple(sorted(linear_between(src, dst, preds, linear)))
             n_src = int(np.prod(shapes[src]))
-            conn = _direct(src, dst, preds, nodes, ops, linear, shapes, (g.n, n_src), fused)
+            conn = _direct(src, dst, preds, nodes, ops, shapes, (g.n, n_src), fused)
             if conn is None:
                 if n_src * g.n > MAX_EXPANDED_SYNAPSES:
                     raise UnsupportedError(
@@ -869,30 +926,25 @@ def linear_between(src, dst, preds, linear) -> set[str]:
     return fwd
 
 
-def _single_node(src, dst, preds, nodes, linear):
-    """The one linear node on the only path src → dst, if the path has exactly one besides
-    Flatten pass-throughs and nothing else feeds it; else None."""
-    path, k = [], dst
-    while True:
-        ps = preds[k]
-        if len(ps) != 1:
-            return None
-        k = ps[0]
-        if k == src:
-            break
-        if k not in linear:
-            return None
-        path.append(k)
+def _single_node(src, dst, preds, nodes, fused):
+    """The one linear node of projection ``src`` → ``dst`` when its nodes form one chain
+    (``_chain``: ``dst`` may have other sources' inputs beside it, as a layer with a
+    self-connection has) and that node is the only one besides Flatten / Delay
+    pass-throughs; else None."""
+    path = _chain(src, dst, preds, fused)
+    if path is None:
+        return None
     ops = [p for p in path
            if type(nodes[p]).__name__ not in ("Flatten", "Delay", "Input", "Output")]
     return ops[0] if len(ops) == 1 else None
 
 
-def _direct(src, dst, preds, nodes, ops, linear, shapes, shape, fused):
+def _direct(src, dst, preds, nodes, ops, shapes, shape, fused):
     """The connection of a lone Conv2d / pooling node (a shared-kernel ``Conv``), Affine /
     Linear node (its own matrix) or Scale node (its diagonal, ``_diagonal``), taken without
-    evaluating it on a basis; None otherwise. Biases are in the group's offset."""
-    k = _single_node(src, dst, preds, nodes, linear)
+    evaluating it on a basis, whatever else feeds the layer; None otherwise. Biases are in
+    the group's offset."""
+    k = _single_node(src, dst, preds, nodes, fused)
     if k is not None and ops[k].conv is not None:
         view = ops[k].view                    # a Conv1d: (C, L) computed as (C, 1, L)
         in_shape, out_shape = tuple(shapes[preds[k][0]]), tuple(shapes[k])

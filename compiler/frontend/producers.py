@@ -22,10 +22,10 @@ correction, the float reference equals the producer spike for spike):
   ``v ← a'·v + input − θ``. Both are put in NIR's form exactly: ``tau' = dt/(1 − a)`` (so
   ``1 − dt/tau' = a``), ``r``/``w_in`` for the producer's input gain, and a self-connection
   adding back ``(1 − a)·θ`` one step after each spike (NIR ``Scale`` node
-  ``<neuron>_reset``, ``_reset_loop``: one synapse per neuron on the chip; the frontend
-  expands it to a dense matrix first, so a corrected layer of more than 8192 neurons is
-  refused by its ``MAX_EXPANDED_SYNAPSES``). They spike at ``v >= θ``, neurocc at ``v > θ``:
-  equal unless a membrane lands exactly on the threshold.
+  ``<neuron>_reset``, ``_reset_loop``: one synapse per neuron, on the chip and in the
+  frontend, which reads a lone Scale as a sparse diagonal; the Conv2d, Affine or Linear
+  feeding the layer is still taken as it is). They spike at ``v >= θ``, neurocc at
+  ``v > θ``: equal unless a membrane lands exactly on the threshold.
 
   - **Sinabs** ``LIF`` (τ in steps, dt = 1) is written as ``LIF(tau, r=1, v_leak=0)``; it
     computes ``v ← a·v + (1 − a)·x`` (``norm_input=True``, its default, not recorded in the
