@@ -11,21 +11,65 @@ per-layer delay) shifted by each layer's depth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from neurocc.backends.base import Trace
-from neurocc.compiler.ir.connectivity import Conv
+from neurocc.compiler.ir.connectivity import Conv, Sparse
 from neurocc.compiler.ir.graph import INPUT
 from neurocc.compiler.ir.neurons import IF, LI, LIF, CubaLI, CubaLIF, Neurons, Threshold
 from neurocc.compiler.linalg import conv2d
 
+DENSE_LIMIT = 1 << 22
+"""Largest ``Sparse`` connection (post × pre values, 32 MiB as float64) the reference
+multiplies as its dense matrix; a larger one is summed over its stored synapses only
+(``_csr``), so a 20,000-neuron self-connection costs its 20,000 synapses, not 3.2 GB. The
+two sums are equal where every row has one synapse (a diagonal), and equal to float
+rounding otherwise (another summation order)."""
 
-def _apply(conn, x: np.ndarray) -> np.ndarray:
+CSR_BLOCK = 1 << 20
+"""Products (samples × synapses) ``_csr`` holds at a time: its working memory, not a limit."""
+
+
+def _product(conn, batch: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``x (batch, n_pre) ↦ x Wᵀ (batch, n_post)`` for connectivity ``conn``: a conv as a
+    convolution, a ``Sparse`` above ``DENSE_LIMIT`` over its stored synapses, any other as
+    its dense matrix (built once, not every step)."""
     if isinstance(conn, Conv):
-        y = conv2d(x.reshape(len(x), *conn.in_shape), conn.weight, conn.stride, conn.padding,
-                   conn.dilation, conn.groups)
-        return y.reshape(len(x), -1)
-    return x @ conn.to_dense().T
+        def convolve(x):
+            y = conv2d(x.reshape(len(x), *conn.in_shape), conn.weight, conn.stride,
+                       conn.padding, conn.dilation, conn.groups)
+            return y.reshape(len(x), -1)
+        return convolve
+    if isinstance(conn, Sparse) and conn.shape[0] * conn.shape[1] > DENSE_LIMIT:
+        return _csr(conn, batch)
+    w = conn.to_dense().T
+    return lambda x: x @ w
+
+
+def _csr(conn: Sparse, batch: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``x Wᵀ`` for a ``Sparse`` ``W``, row by row: each post neuron's stored synapses
+    ``data[k]·x[:, indices[k]]`` summed in storage order (``np.add.reduceat``), a block of
+    rows of at most ``CSR_BLOCK`` products at a time. Memory: O(synapses + block)."""
+    ptr, n_post = conn.indptr, conn.shape[0]
+    rows = np.flatnonzero(np.diff(ptr))             # rows with synapses (reduceat needs them)
+    per_block = max(1, CSR_BLOCK // max(batch, 1))
+    blocks, i = [], 0
+    while i < len(rows):                            # rows[i:j], at least one row a block
+        stop = ptr[rows[i]] + per_block
+        j = max(i + 1, int(np.searchsorted(ptr[rows + 1], stop, "right")))
+        blocks.append((rows[i:j], int(ptr[rows[i]]), int(ptr[rows[j - 1] + 1])))
+        i = j
+
+    def product(x):
+        out = np.zeros((len(x), n_post))
+        for r, a, b in blocks:
+            terms = x[:, conn.indices[a:b]] * conn.data[a:b]
+            out[:, r] = np.add.reduceat(terms, ptr[r] - a, axis=1)
+        return out
+
+    return product
 
 
 def _delay_parts(p, dt: float) -> list:
@@ -102,10 +146,13 @@ class ReferenceBackend:
         depths = program.hop_depths
         # NIR Delay nodes: what reaches a delayed projection's target at step t waits in
         # ring[t % (longest delay + 1)]; the projection is summed once per delay
-        delayed = {p.name: _delay_parts(p, program.dt) for p in net.projections
-                   if p.delay is not None}
+        delayed = {p.name: [(d, _product(conn, batch)) for d, conn in
+                            _delay_parts(p, program.dt)]
+                   for p in net.projections if p.delay is not None}
         ring = {k: np.zeros((max(d for d, _ in parts) + 1, batch, buf[k].shape[1]))
                 for k, parts in delayed.items()}
+        product = {p.name: _product(p.conn, batch) for p in net.projections
+                   if p.delay is None}
         for t in range(steps):
             out = {INPUT: x[t].astype(np.float64)}
             for nrn in neurons:
@@ -120,11 +167,11 @@ class ReferenceBackend:
                     v[nrn.g.name][t] = nrn.v
             for p in net.projections:
                 if p.name not in delayed:
-                    buf[p.name] = _apply(p.conn, out[p.src].astype(np.float64))
+                    buf[p.name] = product[p.name](out[p.src].astype(np.float64))
                     continue
                 r = ring[p.name]
-                for d, conn in delayed[p.name]:        # arrives at step t + 1 + d
-                    r[(t + 1 + d) % len(r)] += _apply(conn, out[p.src].astype(np.float64))
+                for d, apply in delayed[p.name]:       # arrives at step t + 1 + d
+                    r[(t + 1 + d) % len(r)] += apply(out[p.src].astype(np.float64))
                 buf[p.name] = r[(t + 1) % len(r)].copy()
                 r[(t + 1) % len(r)] = 0.0
         return Trace(spikes=spikes, v=v, saturation=None, fixed_point=False)
