@@ -310,3 +310,18 @@ def test_graded_payloads_of_magnitude_one_never_take_the_spike_path():
             m.setattr(layered, "EVENT_DENSITY", 1.1)
             fast = EmulatorBackend("layer").simulate(prog, x, True)
         assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)
+
+
+@pytest.mark.parametrize("shape", [(3960, 3, 2), (7, 1, 1), (100, 40, 60), (5, 3, 0), (0, 2, 1)])
+def test_step_latency_compiled_equals_its_numpy_twin(shape):
+    """``latency.step_parts`` (compiled) and ``step_parts_py``: the same float operations in
+    the same order, so the same bits (a chunked run must equal one chunk)."""
+    from neurocc.cost.latency import step_parts, step_parts_py
+
+    rng = np.random.default_rng(sum(shape))
+    R, C, L = shape
+    work = rng.integers(0, 1000, (R, C, 8)) * rng.random((R, C, 8))
+    links = rng.integers(0, 100, (R, L)).astype(float)
+    route, per_event, t_link = rng.random(R), rng.random(8) * 1e-9, rng.random(L) * 1e-9
+    np.testing.assert_array_equal(step_parts(work, links, route, per_event, t_link),
+                                  step_parts_py(work, links, route, per_event, t_link))
