@@ -33,7 +33,8 @@ class Trace:
     fixed point, model units for the reference), recorded when asked (``v`` always for
     non-spiking output groups). ``saturation``: group → counters, when the backend knows.
     ``live``: group → ``(steps_run, B, n)`` bool, the membrane was nonzero before the step
-    (what the energy model charges an update for), when the backend traces it. ``lists``:
+    (what the energy model charges an update for), when the backend traces it; None for a
+    group updated every step anyway (``LoihiGroup.always_updated``). ``lists``:
     group → ``(ptr, idx)``, its spikes listed row by row (rows step-major: ``t·B + b``;
     ``linalg.spike_lists``) where the backend listed them anyway, for the activity counter
     to read instead of listing them again; dropped once counted."""
@@ -71,7 +72,8 @@ def concat_traces(traces: list[Trace]) -> Trace:
         d = getattr(first, field)
         if d is None:
             return None
-        return {k: np.concatenate([getattr(t, field)[k] for t in traces], axis=1) for k in d}
+        return {k: None if d[k] is None else
+                np.concatenate([getattr(t, field)[k] for t in traces], axis=1) for k in d}
 
     sat = None
     if all(t.saturation is not None for t in traces):

@@ -252,7 +252,7 @@ def _plan(program, routes: Routes) -> dict:
             "horizon": horizon,
             "kind": {p.name: p.conn.kind for p in program.projections},
             "biased": {g.name: np.asarray(g.bias_mant) != 0 for g in program.groups},
-            "all_biased": {g.name: bool(np.all(np.asarray(g.bias_mant) != 0))
+            "all_biased": {g.name: g.always_updated
                            for g in program.groups}}
     plan.update(_message_maps(pairs, mesh, n_cores,
                               {**{g.name: g.n for g in program.groups},
@@ -632,7 +632,8 @@ class ActivityCounter:
         the backend does not trace it: updates are then counted from inputs and biases
         only, a lower bound)."""
         self.count(x_t[None], {n: s[None] for n, s in spikes_t.items()},
-                   None if live_t is None else {n: v[None] for n, v in live_t.items()})
+                   None if live_t is None else
+                   {n: None if v is None else v[None] for n, v in live_t.items()})
 
     def count(self, x: np.ndarray, spikes: dict[str, np.ndarray],
               live: dict[str, np.ndarray] | None = None, lists: dict | None = None) -> None:
@@ -646,7 +647,8 @@ class ActivityCounter:
         for t0 in range(0, T, tb):
             t1 = min(T, t0 + tb)
             self._rows(x[t0:t1], {n: spikes[n][t0:t1] for n in self.names},
-                       None if live is None else {n: live[n][t0:t1] for n in self.names},
+                       None if live is None else
+                       {n: None if live.get(n) is None else live[n][t0:t1] for n in self.names},
                        {n: rows_of_lists(q, t0 * B, t1 * B) for n, q in (lists or {}).items()})
 
     def _rows(self, x, spikes, live, given: dict) -> None:
@@ -760,7 +762,10 @@ class ActivityCounter:
             if not group and not counts[src].any():
                 continue
             starts, ends, cores = self.slices[src]
-            lv = np.ascontiguousarray(live[src].reshape(R, -1)) if group and live is not None \
+            traced = group and live is not None and live.get(src) is not None
+            if group and live is not None and not traced and not self.all_biased[src]:
+                self.membrane_traced = False     # a lower bound, as without any liveness
+            lv = np.ascontiguousarray(live[src].reshape(R, -1)) if traced \
                 else np.zeros((0, 0), np.bool_)
             rc = received[src] if group and received[src] is not None else none
             n_on = _source_rows(bits[src], lv, np.ascontiguousarray(rc),

@@ -33,10 +33,15 @@ from neurocc.cost.activity import ActivityCounter
 from synth import random_input, random_program
 
 
-def assert_same_trace(a, b):
+def assert_same_trace(a, b, prog):
+    """``b`` (layer-major) equals ``a``; its liveness is left out exactly for the groups
+    updated every step, where it counts nothing."""
     assert a.spikes.keys() == b.spikes.keys()
     for n in a.spikes:
         np.testing.assert_array_equal(a.spikes[n], b.spikes[n], err_msg=f"spikes of {n}")
+        if prog.group(n).always_updated and a.live[n] is not None:
+            assert b.live[n] is None, f"liveness of always-updated {n} recorded"
+            continue
         np.testing.assert_array_equal(a.live[n], b.live[n], err_msg=f"liveness of {n}")
     for field in ("v", "u"):
         x, y = getattr(a, field), getattr(b, field)
@@ -69,7 +74,7 @@ def test_layer_major_equals_step_major(seed, extreme, graded, steps, batch, syna
             m.setattr(layered, "TABLE_BYTES", 0)       # GEMM, not the pattern tables
         m.setattr(layered, "BLOCK_VALUES", block)      # 1: one step per block
         fast = EmulatorBackend("layer").simulate(prog, x, True)
-    assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast, prog)
 
 
 @settings(max_examples=15, deadline=None)
@@ -84,12 +89,12 @@ def test_numpy_twins_equal_the_compiled_kernels(seed, extreme, graded):
         m.setattr(kernels, "events", kernels.events_py)
         m.setattr(layered, "EVENT_DENSITY", 1.1)
         twin = EmulatorBackend("layer").simulate(prog, x, True)
-    assert_same_trace(compiled, twin)
+    assert_same_trace(compiled, twin, prog)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(kernels, "nibble_sums", kernels.nibble_sums_py)
         m.setattr(layered, "EVENT_DENSITY", 0.0)
         twin = EmulatorBackend("layer").simulate(prog, x, True)
-    assert_same_trace(compiled, twin)
+    assert_same_trace(compiled, twin, prog)
 
 
 @pytest.mark.parametrize("n_pre", [1, 3, 4, 5, 8, 9, 64, 67])
@@ -158,7 +163,7 @@ def test_large_convolution_paths_equal_step_major(events):
         be = EmulatorBackend("layer")
         fast = be.simulate(prog, p, True)
         res = run(prog, x, backend=be)
-    assert_same_trace(EmulatorBackend("step").simulate(prog, p, True), fast)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, p, True), fast, prog)
     assert_counts_equal_per_step(prog, x, res)   # per step: by im2col (30 % density)
 
 
@@ -170,7 +175,7 @@ def assert_counts_equal_per_step(prog, x, res=None):
     live = res.trace.liveness(names)
     for t in range(p.shape[0]):
         per_step.step(p[t], {n: res.trace.spikes[n][t] for n in names},
-                      {n: live[n][t] for n in names})
+                      {n: None if live[n] is None else live[n][t] for n in names})
     a, b = res.activity, per_step.result()
     for f in ("spikes", "synops", "active_updates"):
         for k in getattr(a, f):
@@ -309,7 +314,7 @@ def test_graded_payloads_of_magnitude_one_never_take_the_spike_path():
         with pytest.MonkeyPatch.context() as m:
             m.setattr(layered, "EVENT_DENSITY", 1.1)
             fast = EmulatorBackend("layer").simulate(prog, x, True)
-        assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast)
+        assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast, prog)
 
 
 @pytest.mark.parametrize("shape", [(3960, 3, 2), (7, 1, 1), (100, 40, 60), (5, 3, 0), (0, 2, 1)])
@@ -325,3 +330,25 @@ def test_step_latency_compiled_equals_its_numpy_twin(shape):
     route, per_event, t_link = rng.random(R), rng.random(8) * 1e-9, rng.random(L) * 1e-9
     np.testing.assert_array_equal(step_parts(work, links, route, per_event, t_link),
                                   step_parts_py(work, links, route, per_event, t_link))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), extreme=st.booleans())
+def test_liveness_left_out_where_it_counts_nothing(seed, extreme):
+    """The layer-major emulator records no liveness for groups whose every neuron has a bias
+    (updated every step anyway): counting its trace gives exactly what counting the
+    step-major trace, which records every group's, gives; and membranes stay traced."""
+    from neurocc.cost.activity import count_trace
+
+    prog = feedforward_program(seed, extreme)
+    x = payloads(prog, random_input(seed, prog, steps=5, batch=3))
+    full = EmulatorBackend("step").simulate(prog, x, True)
+    lean = EmulatorBackend("layer").simulate(prog, x, True)
+    assert all((lean.live[g.name] is None) == g.always_updated for g in prog.groups)
+    a, b = count_trace(prog, x, full), count_trace(prog, x, lean)
+    assert a.membrane_traced and b.membrane_traced
+    for f in ("spikes", "synops", "active_updates"):
+        for k in getattr(a, f):
+            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
+    np.testing.assert_array_equal(a.core_work, b.core_work)
+    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))

@@ -83,6 +83,8 @@ class EmulatorBackend:
         emu.run(x, record_v=keep_v, record_u=record_state, live=True, on_block=block)
 
         def cat(parts):
+            if any(p is None for p in parts):        # not recorded (always updated)
+                return None
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
         return Trace(spikes={n: cat(a) for n, a in spikes.items()},

@@ -320,9 +320,10 @@ class LayerMajor:
     def run(self, x: np.ndarray, record_v=(), record_u: bool = False, live: bool = True,
             on_block=None):
         """Simulate ``x``, calling ``on_block(t0, x_block, spikes, v, u, live, lists)`` once
-        per block with that block's arrays (group name → ``(Tb, B, n)``) and the spike lists
-        it made (group name → ``(ptr, idx)`` over the block's ``Tb·B`` rows); the caller
-        keeps or counts what it needs."""
+        per block with that block's arrays (group name → ``(Tb, B, n)``; ``live`` None for a
+        group whose every neuron has a bias, ``LoihiGroup.always_updated``) and the spike
+        lists it made (group name → ``(ptr, idx)`` over the block's ``Tb·B`` rows); the
+        caller keeps or counts what it needs."""
         prog, B, num = self.prog, self.batch, self.num
         steps = x.shape[0]
         tb_max = self.block_steps(steps)
@@ -351,12 +352,13 @@ class LayerMajor:
                 rv, ru = g.name in record_v, record_u
                 ov = np.empty((tb, B, g.n), np.int64) if rv else kernels.no_record(np.int64)
                 ou = np.empty((tb, B, g.n), np.int64) if ru else kernels.no_record(np.int64)
-                ol = np.empty((tb, B, g.n), np.bool_) if live else kernels.no_record(np.bool_)
+                rl = live and not g.always_updated       # liveness counts nothing there
+                ol = np.empty((tb, B, g.n), np.bool_) if rl else kernels.no_record(np.bool_)
                 hold = int(min(max(self.start[gi] - t0, 0), tb))
                 w, c = kernels.lif_block(first, acc, u[gi], v[gi], s[gi], ku, kv, bias, vth,
                                          num.state_max, num.decay_bits, hold,
                                          g.reset == "subtract", g.reset == "zero", g.spiking,
-                                         sp, ov, ou, ol, rv, ru, live, shift,
+                                         sp, ov, ou, ol, rv, ru, rl, shift,
                                          self.wrap_free[gi])
                 self.u_wraps[gi] += int(w)
                 self.v_clips[gi] += int(c)
@@ -372,7 +374,7 @@ class LayerMajor:
                 if ru:
                     out_u[g.name] = ou
                 if live:
-                    out_l[g.name] = ol
+                    out_l[g.name] = ol if rl else None
             if on_block is not None:
                 on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l, lists)
 

@@ -49,6 +49,13 @@ class LoihiGroup:
     def n(self) -> int:
         return int(math.prod(self.shape))       # read per block: math.prod, not np.prod
 
+    @property
+    def always_updated(self) -> bool:
+        """Every neuron has a bias, so every neuron is updated every step (SANA-FE's rule,
+        ``cost/activity.py``): whether its membrane was live changes no count, and the
+        emulator does not record it."""
+        return bool(np.all(np.asarray(self.bias_mant) != 0))
+
 
 @dataclass(frozen=True, eq=False)
 class LoihiProjection:
