@@ -219,7 +219,7 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
                                                              spiking):
     """Inputs and states drawn at ±2^23 (u's wrap), ±(2^23 − 1) (v's saturation) and
     ±2^31 (Lava's int32 current): the compiled kernel equals its numpy twin, with the state
-    in int64 or int32, and without u's wrap where no input could cause one."""
+    in int64 or int32, and without the wrap and saturation checks where the bounds allow."""
     rng = np.random.default_rng(seed)
     smax, T, B, n = 1 << 23, 4, 2, 16
     edges = np.array([0, 1, -1, smax, -smax, smax - 1, 1 - smax, smax + 1, -smax - 1,
@@ -237,11 +237,17 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
     vth = int(rng.integers(1, 1 << 17)) << 6
     bias = rng.integers(-(1 << 12), 1 << 12, n)
     outs = []
-    wrap_free = ku == 0 and rng.random() < 0.5
-    if wrap_free:                  # inputs the caller's bound would allow: |a·2^(6+s)| < smax
-        lim = (smax - 1) >> (6 + max(shift, 0))
+    # the kernel without wrap and saturation checks, on what LayerMajor._bounded allows: no
+    # u decay, v from rest, |v| < (|u| + |bias| + vth) / (1 − kv/4096) below the saturation
+    rho = kv / 4096
+    sub = vth if reset == "subtract" else 0
+    budget = 0.99 * (smax - 1) * (1 - rho) - np.abs(bias).max() - sub
+    bounded = ku == 0 and rho < 1 and budget > 64 << max(shift, 0) and rng.random() < 0.5
+    if bounded:
+        lim = int(budget) // (64 << max(shift, 0))
         acc, carry = np.clip(acc, -lim, lim), np.clip(carry, -lim, lim)
-    runs = [(kernels.lif_block, np.int64, False), (kernels.lif_block, np.int32, wrap_free),
+        v0 = np.zeros_like(v0)
+    runs = [(kernels.lif_block, np.int64, False), (kernels.lif_block, np.int32, bounded),
             (kernels.lif_block_py, np.int64, False), (kernels.lif_block_py, np.int32, False)]
     for kernel, state_type, free in runs:
         state = [u0.astype(state_type), v0.astype(state_type), s0.copy()]

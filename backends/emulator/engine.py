@@ -51,8 +51,8 @@ def sum_bound(conn, max_input: int) -> tuple[float, float]:
     ``bound`` in magnitude: ``max_input`` × the largest sum of one post neuron's |weights|
     (a sum over any subset of a row's inputs, in any order, stays within it). It decides
     which float type computes the sums exactly, whether a conv's output can wrap, and
-    whether a layer's u can (``layered.LayerMajor.wrap_free``). ``wmax``: the largest
-    |weight|."""
+    whether a layer's u can wrap or its v saturate (``layered.LayerMajor._bounded``).
+    ``wmax``: the largest |weight|."""
     if isinstance(conn, Conv):
         a = np.abs(conn.weight.reshape(len(conn.weight), -1).astype(np.float64))
         row, wmax = a.sum(axis=1).max(initial=0), a.max(initial=0)

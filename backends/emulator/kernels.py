@@ -31,7 +31,7 @@ def _trunc_shift(y, bits):
 
 def lif_block_py(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subtract, zero,
                  spiking, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live, ashift=0,
-                 wrap_free=False):
+                 bounded=False):
     """Steps ``k = 0 .. Tb−1`` of one group, in place on the state ``u, v, s`` ``(B, n)``
 (``u, v`` int32, or int64 for state wider than 32 bits; the arithmetic is int64 either way).
 
@@ -41,8 +41,9 @@ def lif_block_py(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subt
     the projection's weight exponent ``ashift`` (``<<``, or a flooring ``>>`` when
     negative) when the synapses left it to the kernel. The first
     ``hold`` steps leave the group at rest (its input has not reached it yet).
-    ``wrap_free``: the caller has shown that u cannot wrap (no decay, and the input's bound
-    × 2^6 below 2^(state_bits−1)), so the compiled kernel leaves the wrap out. Writes
+    ``bounded``: the caller has shown that u cannot wrap nor v saturate (no u decay, and
+    the input's and v's bounds below 2^(state_bits−1): ``LayerMajor.bounded``), so the
+    compiled kernel leaves both checks out. Writes
     every step's spikes to ``out_s`` and, when asked, v, u and liveness (v ≠ 0 before the
     step), so the outputs may come uninitialized (``np.empty``). Returns ``(u wraps, v
     saturations)``."""
@@ -144,7 +145,7 @@ def nibble_sums_py(spikes, table, out):
 if HAVE_NUMBA:
     @numba.njit(cache=True, nogil=True, inline="always")
     def _lif_row_nb(a_row, ub, vb, sb, osb, olb, bias, ku, kv, low, dbits, rsh, lsh, smax,
-                    lim, sub, vth, spiking, decays, zero, wraps_u):
+                    lim, sub, vth, spiking, decays, zero, checks):
         # one sample's neurons for one step, branch-free so that LLVM vectorizes it. The
         # state is stored in int32 below 32 state bits (layered.py) and the decay factors fit
         # int32, so each product is a sign-extended 32 × 32 → 64-bit multiply (one vector
@@ -152,8 +153,9 @@ if HAVE_NUMBA:
         # each call site, so that what they switch off is compiled out: u's decay when its
         # factor is 0 (no synaptic current: snnTorch's Leaky; measured on digits' first
         # layer, 3.1 → 2.55 ms), and the reset's other half (zero reset: no subtraction;
-        # otherwise: no zeroing, ``sub`` being vth or 0) and u's wrap where the caller
-        # has shown it cannot happen (``wraps_u`` False: digits' first layer 2.46 -> 1.58 ms)
+        # otherwise: no zeroing, ``sub`` being vth or 0), and u's wrap and v's saturation
+        # where the caller has shown neither can happen (``checks`` False: digits' first
+        # layer 2.46 -> 1.09 ms)
         wraps = 0
         clips = 0
         two = 2 * smax
@@ -165,7 +167,7 @@ if HAVE_NUMBA:
                 x = ((y + (low & (y >> 63))) >> dbits) + a
             else:
                 x = a
-            if wraps_u:
+            if checks:
                 x = ((x + INT32_OFFSET) & INT32_MASK) - INT32_OFFSET
                 hi = np.int64(x > smax)
                 lo = np.int64(x <= -smax)
@@ -175,8 +177,9 @@ if HAVE_NUMBA:
             w = ((y + (low & (y >> 63))) >> dbits) + x + bias[i]
             if not zero:
                 w -= sub * np.int64(sb[i])
-            clips += np.int64(w > lim) + np.int64(w < -lim)
-            w = min(max(w, -lim), lim)
+            if checks:
+                clips += np.int64(w > lim) + np.int64(w < -lim)
+                w = min(max(w, -lim), lim)
             f = (w > vth) if spiking else sb[i]
             if zero:
                 w = 0 if f else w
@@ -192,7 +195,7 @@ if HAVE_NUMBA:
     @numba.njit(cache=True, nogil=True)
     def _lif_block_nb(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subtract,
                       zero, spiking, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live,
-                      ashift, wrap_free=False):
+                      ashift, bounded=False):
         tb, nb, n = out_s.shape
         lim = smax - 1
         wraps = 0
@@ -210,11 +213,11 @@ if HAVE_NUMBA:
             for b in range(nb):
                 olb = out_live[k, b] if rec_live else live_scratch
                 a_, u_, v_, s_, o_ = row[b], u[b], v[b], s[b], out_s[k, b]
-                if ku == 0 and wrap_free and zero:
+                if ku == 0 and bounded and zero:
                     w_, c_ = _lif_row_nb(a_, u_, v_, s_, o_, olb, bias, ku32, kv32, low, dbits,
                                          rsh, lsh, smax, lim, sub, vth, spiking, False, True,
                                          False)
-                elif ku == 0 and wrap_free:
+                elif ku == 0 and bounded:
                     w_, c_ = _lif_row_nb(a_, u_, v_, s_, o_, olb, bias, ku32, kv32, low, dbits,
                                          rsh, lsh, smax, lim, sub, vth, spiking, False, False,
                                          False)

@@ -301,17 +301,29 @@ class LayerMajor:
                          for g in program.groups}
         self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
         self.params = _neuron_params(program)
-        # groups whose u provably never wraps: no decay (u is the step's input) and every
-        # input's bound, shifted into place (<< 6), below the wrap (the kernel leaves it out)
-        self.wrap_free = [
-            ku == 0 and 64 * sum(self.syn[i].out_bound for i in self.incoming[g.name]) <
-            num.state_max for g, (ku, *_) in zip(program.groups, self.params)]
+        self.bounded = [self._bounded(g, p) for g, p in zip(program.groups, self.params)]
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
         # groups whose sparse spikes are listed once per block: some synapse from them can
         # run event by event, and the activity counter reads the same lists
         self.listed = {p.src for p, syn in zip(program.projections, self.syn)
                        if isinstance(syn, SynapseBlock) and syn.event_wT is not None}
+
+    def _bounded(self, g, params) -> bool:
+        """Whether group ``g``'s u provably never wraps and its v never saturates, so the
+        kernel may leave both checks out. u: no decay (u is the step's input) and every
+        input's bound, shifted into place (<< 6), below the wrap. v: from v = 0, each step
+        |v| ≤ ρ·|v| + |u| + |bias| (+ vth under subtract), ρ = kv / 2^decay_bits < 1, so
+        |v| < (|u| + |bias| + vth) / (1 − ρ); below the saturation by a margin."""
+        ku, kv, bias, vth = params
+        num = self.num
+        u_max = 64.0 * sum(self.syn[i].out_bound for i in self.incoming[g.name])
+        rho = kv / num.decay_unity
+        if ku != 0 or not u_max < num.state_max or rho >= 1:
+            return False
+        b_max = float(np.max(np.abs(bias), initial=0))
+        sub = float(vth) if g.reset == "subtract" else 0.0
+        return (u_max + b_max + sub) / (1.0 - rho) < 0.99 * (num.state_max - 1)
 
     def block_steps(self, steps: int) -> int:
         widest = max((g.n for g in self.prog.groups), default=1)
@@ -359,7 +371,7 @@ class LayerMajor:
                                          num.state_max, num.decay_bits, hold,
                                          g.reset == "subtract", g.reset == "zero", g.spiking,
                                          sp, ov, ou, ol, rv, ru, rl, shift,
-                                         self.wrap_free[gi])
+                                         self.bounded[gi])
                 self.u_wraps[gi] += int(w)
                 self.v_clips[gi] += int(c)
                 rows[g.name] = sp
