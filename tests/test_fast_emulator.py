@@ -9,6 +9,7 @@ every step's latency parts, on generated programs (quirky fixed-point numbers in
 
 from dataclasses import replace
 
+import hypothesis
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -92,9 +93,48 @@ def test_numpy_twins_equal_the_compiled_kernels(seed, extreme, graded):
     assert_same_trace(compiled, twin, prog)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(kernels, "nibble_sums", kernels.nibble_sums_py)
+        m.setattr(kernels, "lif_table", kernels.lif_table_py)
         m.setattr(layered, "EVENT_DENSITY", 0.0)
         twin = EmulatorBackend("layer").simulate(prog, x, True)
     assert_same_trace(compiled, twin, prog)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), extreme=st.booleans(), steps=st.integers(1, 9),
+       block=st.sampled_from([1, 7, 1 << 22]))
+def test_rows_summed_from_the_table_in_the_kernel_equal_step_major(seed, extreme, steps,
+                                                                    block):
+    """Where a group's only input is a table projection (kernels.lif_table: each row's sums
+    made as the kernel reaches it, the block's last step's carried into the next block),
+    against the step-major definition, and against the same schedule without the fusion."""
+    prog = feedforward_program(seed, extreme, False)
+    x = payloads(prog, random_input(seed, prog, steps=steps, batch=3))
+    calls = []
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(layered, "EVENT_DENSITY", 0.0)       # every table projection by its table
+        m.setattr(layered, "BLOCK_VALUES", block)
+        m.setattr(kernels, "lif_table", lambda *a: calls.append(1) or kernels._lif_table_nb(*a))
+        fast = EmulatorBackend("layer").simulate(prog, x, True)
+        m.setattr(layered.LayerMajor, "_table_input", lambda *a: None)
+        unfused = EmulatorBackend("layer").simulate(prog, x, True)
+    assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast, prog)
+    assert_same_trace(unfused, fast, prog)
+    hypothesis.note(f"{len(calls)} fused kernel calls")
+    hypothesis.event("fused" if calls else "no group fed by one table projection alone")
+
+
+def test_digits_first_layer_sums_its_rows_in_the_kernel():
+    from neurocc.compiler.pipeline import compile_nir
+    from neurocc.models.digits import COMPILE, NIR_PATH, data
+
+    prog = compile_nir(NIR_PATH, hw="loihi2", **COMPILE)
+    x = payloads(prog, data.test_inputs()[0][:, :5])
+    calls = []
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kernels, "lif_table", lambda *a: calls.append(1) or kernels._lif_table_nb(*a))
+        fast = EmulatorBackend("layer").simulate(prog, x, True)
+    assert calls
+    assert_same_trace(EmulatorBackend("step").simulate(prog, x, True), fast, prog)
 
 
 @pytest.mark.parametrize("n_pre", [1, 3, 4, 5, 8, 9, 64, 67])

@@ -356,7 +356,9 @@ class LayerMajor:
             rows = {INPUT: x[t0:t0 + tb]}
             for gi in self.order:
                 g = groups[gi]
-                first, acc, shift = self._input(g, rows, carry, tb, lists)
+                fused = self._table_input(g, rows, lists)
+                if fused is None:
+                    first, acc, shift = self._input(g, rows, carry, tb, lists)
                 ku, kv, bias, vth = self.params[gi]
                 # the kernel writes every step of its outputs (zeroed memory would be a
                 # memset under the GIL, which the other chunks' threads wait on)
@@ -367,11 +369,17 @@ class LayerMajor:
                 rl = live and not g.always_updated       # liveness counts nothing there
                 ol = np.empty((tb, B, g.n), np.bool_) if rl else kernels.no_record(np.bool_)
                 hold = int(min(max(self.start[gi] - t0, 0), tb))
-                w, c = kernels.lif_block(first, acc, u[gi], v[gi], s[gi], ku, kv, bias, vth,
-                                         num.state_max, num.decay_bits, hold,
-                                         g.reset == "subtract", g.reset == "zero", g.spiking,
-                                         sp, ov, ou, ol, rv, ru, rl, shift,
-                                         self.bounded[gi])
+                rest = (u[gi], v[gi], s[gi], ku, kv, bias, vth, num.state_max,
+                        num.decay_bits, hold, g.reset == "subtract", g.reset == "zero",
+                        g.spiking, sp, ov, ou, ol, rv, ru, rl)
+                if fused is None:
+                    w, c = kernels.lif_block(first, acc, *rest, shift, self.bounded[gi])
+                else:                        # sums from the pattern table row by row
+                    i, syn, src = fused
+                    w, c = kernels.lif_table(np.ascontiguousarray(carry[i], np.int16), src,
+                                             syn.table, *rest, syn.shift, self.bounded[gi])
+                    carry[i] = kernels.nibble_sums(src[-1], syn.table,
+                                                   np.empty((B, g.n), np.int16))
                 self.u_wraps[gi] += int(w)
                 self.v_clips[gi] += int(c)
                 rows[g.name] = sp
@@ -389,6 +397,25 @@ class LayerMajor:
                     out_l[g.name] = ol if rl else None
             if on_block is not None:
                 on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l, lists)
+
+    def _table_input(self, g, rows: dict, lists: dict):
+        """``(i, synapses, source rows)`` when group ``g``'s only input this block is
+        projection ``i`` summed from its pattern table (binary spikes denser than
+        ``EVENT_DENSITY``, no delay, no wrap): the neuron kernel then sums each row as it
+        reaches it (``kernels.lif_table``), no block of sums written and read back
+        (digits' first layer: 4 MB a run). Otherwise None."""
+        idx = self.incoming[g.name]
+        if len(idx) != 1 or idx[0] in self.history:
+            return None
+        syn = self.syn[idx[0]]
+        if not isinstance(syn, SynapseBlock) or syn.table is None or syn.needs_wrap:
+            return None
+        name = self.prog.projections[idx[0]].src
+        src = rows[name]
+        nnz = len(lists[name][1]) if name in lists else np.count_nonzero(src)
+        if nnz < EVENT_DENSITY * src.size:
+            return None                      # event by event (SynapseBlock)
+        return idx[0], syn, np.ascontiguousarray(src)
 
     def _input(self, g, rows: dict, carry: list, tb: int, lists: dict):
         """The group's synaptic input for the block: the first step's sums (the previous
