@@ -224,20 +224,26 @@ if HAVE_NUMBA:
         return _lif_row_nb(a_, u_, v_, s_, o_, olb, bias, ku32, kv32, low, dbits, rsh, lsh,
                            smax, lim, sub, vth, spiking, True, False, True)
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _constants(ku, kv, vth, smax, dbits, subtract, ashift):
+        # a block's constants: y / 2^dbits toward zero is (y + low·[y<0]) >> dbits; the
+        # weight exponent deferred from the synapses, then Lava's << 6, as rsh and lsh; a
+        # zero reset never subtracts; the decay factors as int32; the saturation
+        low = (np.int64(1) << dbits) - 1
+        rsh = -ashift if ashift < 0 else 0
+        lsh = 6 + (ashift if ashift > 0 else 0)
+        sub = np.int64(vth) if subtract else np.int64(0)
+        return low, rsh, lsh, sub, np.int32(ku), np.int32(kv), smax - 1
+
     @numba.njit(cache=True, nogil=True)
     def _lif_block_nb(carry, acc, u, v, s, ku, kv, bias, vth, smax, dbits, hold, subtract,
                       zero, spiking, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live,
                       ashift, bounded=False):
         tb, nb, n = out_s.shape
-        lim = smax - 1
         wraps = 0
         clips = 0
-        low = (np.int64(1) << dbits) - 1      # y / 2^dbits toward zero: (y + low·[y<0]) >> dbits
-        rsh = -ashift if ashift < 0 else 0    # the weight exponent (deferred from the
-        lsh = 6 + (ashift if ashift > 0 else 0)  # synapses), then Lava's << 6
-        sub = np.int64(vth) if subtract else np.int64(0)    # a zero reset never subtracts
-        ku32 = np.int32(ku)
-        kv32 = np.int32(kv)
+        low, rsh, lsh, sub, ku32, kv32, lim = _constants(ku, kv, vth, smax, dbits, subtract,
+                                                         ashift)
         _at_rest_nb(hold, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live)
         live_scratch = np.zeros(n, np.bool_)
         for k in range(hold, tb):
@@ -263,15 +269,10 @@ if HAVE_NUMBA:
         # row is reached (src: the source's 0/1 spikes (Tb, B, n_pre)), into a row that
         # stays in L1, instead of a block of sums written and read back
         tb, nb, n = out_s.shape
-        lim = smax - 1
         wraps = 0
         clips = 0
-        low = (np.int64(1) << dbits) - 1
-        rsh = -ashift if ashift < 0 else 0
-        lsh = 6 + (ashift if ashift > 0 else 0)
-        sub = np.int64(vth) if subtract else np.int64(0)
-        ku32 = np.int32(ku)
-        kv32 = np.int32(kv)
+        low, rsh, lsh, sub, ku32, kv32, lim = _constants(ku, kv, vth, smax, dbits, subtract,
+                                                         ashift)
         _at_rest_nb(hold, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live)
         live_scratch = np.zeros(n, np.bool_)
         sums = np.empty(n, carry.dtype)
