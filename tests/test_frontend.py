@@ -660,23 +660,29 @@ def test_a_sparse_diagonal_self_connection_is_bit_exact_on_lava():
     assert emu.spikes["1"].any() and emu.spikes["3"].any()
 
 
+def _compiled_with_peak(graph, producer: str):
+    """``neurocc.compile(graph, producer=...)`` and the peak of Python's allocations during
+    it (tracemalloc)."""
+    import tracemalloc
+
+    import neurocc
+
+    tracemalloc.start()
+    try:
+        prog = neurocc.compile(graph, producer=producer)
+        return prog, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_corrected_wide_layer_costs_memory_in_its_synapses_not_their_square():
     """producer='sinabs' on a 20,000-neuron LIF layer: its self-connection (NIR Scale node
     '1_reset') is 20,000 synapses, read as a Sparse diagonal; as the dense matrix the
     frontend used to expand it into it was refused (MAX_EXPANDED_SYNAPSES), and it would
     have been 20,000² float64 = 3.2 GB."""
-    import tracemalloc
-
-    import neurocc
-
     n = 20_000
     graph = _exported_layers("sinabs", n, np.random.default_rng(7), n_out=0)
-    tracemalloc.start()
-    try:
-        prog = neurocc.compile(graph, producer="sinabs")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    prog, peak = _compiled_with_peak(graph, "sinabs")
     loop = next(p for p in prog.network.projections if p.name == "1->1")
     assert loop.nir_nodes == ("1_reset",) and loop.conn.kind == "sparse"
     np.testing.assert_array_equal(loop.conn.indices, np.arange(n))
@@ -773,18 +779,10 @@ def test_a_corrected_conv_layer_costs_memory_in_its_kernel_not_a_dense_matrix():
     input (its self-connection), and the conv is still taken as it is. Expanded on a basis,
     as it was before, it would be a 32,768 × 8,192 float64 matrix (2 GiB), refused by
     MAX_EXPANDED_SYNAPSES (at 32×32: 8,192 × 2,048, 393 MiB peak)."""
-    import tracemalloc
-
-    import neurocc
     from neurocc.compiler.frontend.nir import MAX_EXPANDED_SYNAPSES
 
     graph = _sinabs_conv(np.random.default_rng(7), 64)
-    tracemalloc.start()
-    try:
-        prog = neurocc.compile(graph, producer="sinabs")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    prog, peak = _compiled_with_peak(graph, "sinabs")
     conv = next(p for p in prog.network.projections if p.name == "<input>->1")
     assert conv.conn.kind == "conv" and conv.conn.shape == (32_768, 8_192)
     assert conv.conn.shape[0] * conv.conn.shape[1] > MAX_EXPANDED_SYNAPSES
