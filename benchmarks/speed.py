@@ -195,7 +195,62 @@ def digits_profile(prog, x) -> dict:
     t_run = best_of(lambda: run(prog, x, workers=1), 5)
     return {"simulate_s": t_sim, "count_s": t_count, "run_one_thread_s": t_run,
             "step_major_definition_run_s": t_step,
-            "speedup_over_step_major_definition": t_step / t_run}
+            "speedup_over_step_major_definition": t_step / t_run,
+            "parts_s": run_parts(prog, x)}
+
+
+PARTS = (
+    ("neuron kernels, rows summed from a pattern table", "backends.emulator.kernels",
+     "lif_table"),
+    ("neuron kernels, from a block of sums", "backends.emulator.kernels", "lif_block"),
+    ("synaptic sums (events, tables, products)", "backends.emulator.layered",
+     "SynapseBlock.__call__"),
+    ("listing a layer's sparse spikes", "backends.emulator.layered", "spike_lists"),
+    ("counting, all of it", "cost.activity", "ActivityCounter._rows"),
+    ("counting: per row and core (spikes, messages, routes, updates)", "cost.activity",
+     "_source_rows"),
+    ("counting: per-spike table sums (synapses, messages per core)", "cost.activity",
+     "_event_sums"),
+    ("counting: step latency", "cost.activity", "step_parts"),
+)
+"""Where ``run_parts`` times a one-thread run: (label, module, attribute it wraps)."""
+
+
+def run_parts(prog, x, runs: int = 20) -> dict:
+    """Mean seconds a one-thread ``run()`` of ``x`` spends in each of ``PARTS`` (wrapped in
+    a timer for the measurement, unwrapped after; nested parts count in their parent too),
+    and in the whole run."""
+    import importlib
+
+    spent = {label: 0.0 for label, _, _ in PARTS}
+    undo = []
+    for label, module, attr in PARTS:
+        owner = importlib.import_module(f"neurocc.{module}")
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        fn = getattr(owner, name)
+
+        def timed(*a, _fn=fn, _label=label, **k):
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, fn))
+    try:
+        run(prog, x, workers=1)
+        spent = dict.fromkeys(spent, 0.0)
+        t = time.perf_counter()
+        for _ in range(runs):
+            run(prog, x, workers=1)
+        whole = (time.perf_counter() - t) / runs
+    finally:
+        for owner, name, fn in reversed(undo):
+            setattr(owner, name, fn)
+    return {"run": whole, **{k: v / runs for k, v in spent.items()}}
 
 
 def pattern_table(prog, x, repeats: int) -> dict:
@@ -409,6 +464,13 @@ def render(o: dict) -> str:
               f"{d['count_s'] * 1e3:.1f} ms; the layer-major run is "
               f"{_x(d['speedup_over_step_major_definition'])} faster than the step-major "
               "definition (`schedule=\"step\"`).", ""]
+    parts = d.get("parts_s")
+    if parts:
+        lines += ["| one-thread `run()`, timed by part (timers included) | ms |", "|---|---|",
+                  f"| whole run | {parts['run'] * 1e3:.2f} |"]
+        lines += [f"| {k} | {v * 1e3:.2f} |" for k, v in parts.items() if k != "run"]
+        lines += ["", "The rest is numpy and Python between them (allocating, reshaping, "
+                  "the counter's per-source products), the chunking and the merge.", ""]
     P = d.get("pattern_table")
     if P and P["table_bytes"]:
         lines += [f"Its input layer's sums ({P['rows']} rows of 64 binary inputs, "
