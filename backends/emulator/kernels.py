@@ -1,5 +1,6 @@
-"""The layer-major emulator's inner loops: a block of time steps of one group's neurons, and
-event-driven synaptic accumulation. Each exists twice, with the same arithmetic:
+"""The layer-major emulator's inner loops: a block of time steps of one group's neurons (its
+synaptic sums given, or made row by row from a pattern table), event-driven synaptic
+accumulation, and pattern-table sums. Each exists twice, with the same arithmetic:
 
 - compiled with numba (``pip install 'neurocc[fast]'``), one pass over the state per step
   with no temporaries;
