@@ -198,14 +198,16 @@ class SynapseBlock:
                           np.inf if graded and self.needs_wrap else
                           bound * 2.0 ** max(self.exp, 0))
 
-    def __call__(self, s: np.ndarray, defer_shift: bool = False, lists=None) -> np.ndarray:
+    def __call__(self, s: np.ndarray, defer_shift: bool = False, lists=None,
+                 nnz: int | None = None) -> np.ndarray:
         """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
         the weight exponent applied unless ``defer_shift`` (then the caller applies
         ``self.shift``; only without a wrap). ``lists``: ``s``'s spikes already listed
-        (``linalg.spike_lists``), when the caller has them."""
+        (``linalg.spike_lists``), ``nnz`` their number, when the caller has them."""
         conn = self.p.conn
         sparse = self.event_wT is not None or self.event_taps is not None
-        nnz = len(lists[1]) if lists is not None else np.count_nonzero(s) if sparse else 0
+        if sparse and nnz is None:
+            nnz = np.count_nonzero(s)
         density = nnz / max(s.size, 1) if sparse else 1.0
         if self.event_wT is not None and density < EVENT_DENSITY:
             ptr, idx = lists if lists is not None else spike_lists(s, nnz)
@@ -302,6 +304,8 @@ class LayerMajor:
         self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
         self.params = _neuron_params(program)
         self.bounded = [self._bounded(g, p) for g, p in zip(program.groups, self.params)]
+        # liveness counts nothing for a group updated every step: not recorded there
+        self.live_counts = [not g.always_updated for g in program.groups]
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
         # groups whose sparse spikes are listed once per block: some synapse from them can
@@ -353,12 +357,13 @@ class LayerMajor:
         for t0 in range(0, steps, tb_max):
             tb = min(tb_max, steps - t0)
             out_s, out_v, out_u, out_l, lists = {}, {}, {}, {}, {}
+            counted: dict[str, int] = {}     # spikes of the block's listed groups
             rows = {INPUT: x[t0:t0 + tb]}
             for gi in self.order:
                 g = groups[gi]
-                fused = self._table_input(g, rows, lists)
+                fused = self._table_input(g, rows, counted)
                 if fused is None:
-                    first, acc, shift = self._input(g, rows, carry, tb, lists)
+                    first, acc, shift = self._input(g, rows, carry, tb, lists, counted)
                 ku, kv, bias, vth = self.params[gi]
                 # the kernel writes every step of its outputs (zeroed memory would be a
                 # memset under the GIL, which the other chunks' threads wait on)
@@ -366,7 +371,7 @@ class LayerMajor:
                 rv, ru = g.name in record_v, record_u
                 ov = np.empty((tb, B, g.n), np.int64) if rv else kernels.no_record(np.int64)
                 ou = np.empty((tb, B, g.n), np.int64) if ru else kernels.no_record(np.int64)
-                rl = live and not g.always_updated       # liveness counts nothing there
+                rl = live and self.live_counts[gi]
                 ol = np.empty((tb, B, g.n), np.bool_) if rl else kernels.no_record(np.bool_)
                 hold = int(min(max(self.start[gi] - t0, 0), tb))
                 rest = (u[gi], v[gi], s[gi], ku, kv, bias, vth, num.state_max,
@@ -386,7 +391,7 @@ class LayerMajor:
                 out_s[g.name] = sp
                 if g.name in self.listed:
                     flat = sp.reshape(tb * B, -1)
-                    nnz = np.count_nonzero(flat)
+                    nnz = counted[g.name] = np.count_nonzero(flat)
                     if nnz < EVENT_DENSITY * flat.size:
                         lists[g.name] = spike_lists(flat, nnz)
                 if rv:
@@ -398,7 +403,7 @@ class LayerMajor:
             if on_block is not None:
                 on_block(t0, rows[INPUT], out_s, out_v, out_u, out_l, lists)
 
-    def _table_input(self, g, rows: dict, lists: dict):
+    def _table_input(self, g, rows: dict, counted: dict):
         """``(i, synapses, source rows)`` when group ``g``'s only input this block is
         projection ``i`` summed from its pattern table (binary spikes denser than
         ``EVENT_DENSITY``, no delay, no wrap): the neuron kernel then sums each row as it
@@ -412,12 +417,12 @@ class LayerMajor:
             return None
         name = self.prog.projections[idx[0]].src
         src = rows[name]
-        nnz = len(lists[name][1]) if name in lists else np.count_nonzero(src)
+        nnz = counted[name] if name in counted else np.count_nonzero(src)
         if nnz < EVENT_DENSITY * src.size:
             return None                      # event by event (SynapseBlock)
         return idx[0], syn, np.ascontiguousarray(src)
 
-    def _input(self, g, rows: dict, carry: list, tb: int, lists: dict):
+    def _input(self, g, rows: dict, carry: list, tb: int, lists: dict, counted: dict):
         """The group's synaptic input for the block: the first step's sums (the previous
         block's last products), the block's own sums ``(tb, B, n)``, which its neurons read
         one step late, both in one exact dtype, and the weight exponent left to the kernel.
@@ -434,8 +439,8 @@ class LayerMajor:
         parts = []
         for i in idx:
             name = self.prog.projections[i].src
-            parts.append(self.syn[i](rows[name].reshape(tb * B, -1), defer,
-                                     lists.get(name)).reshape(tb, B, -1))
+            parts.append(self.syn[i](rows[name].reshape(tb * B, -1), defer, lists.get(name),
+                                     counted.get(name)).reshape(tb, B, -1))
         first = carry[idx[0]] if len(idx) == 1 else sum(carry[i].astype(np.int64) for i in idx)
         acc = parts[0] if len(parts) == 1 else sum(a.astype(np.int64) for a in parts)
         for i, a in zip(idx, parts):
