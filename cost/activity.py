@@ -538,7 +538,6 @@ if numba is not None:
                     o[tcol[e]] += tval[e]
         return out
 
-
     @numba.njit(cache=True, nogil=True)
     def _bit_counts(bits):
         # one pass for both (numpy's count_nonzero along an axis is two slow ones)

@@ -926,14 +926,10 @@ def linear_between(src, dst, preds, linear) -> set[str]:
     return fwd
 
 
-def _single_node(src, dst, preds, nodes, fused):
-    """The one linear node of projection ``src`` → ``dst`` when its nodes form one chain
-    (``_chain``: ``dst`` may have other sources' inputs beside it, as a layer with a
-    self-connection has) and that node is the only one besides Flatten / Delay
-    pass-throughs; else None."""
-    path = _chain(src, dst, preds, fused)
-    if path is None:
-        return None
+def _single_node(path, nodes):
+    """The one linear node of a projection's chain ``path`` (``_chain``: its layer may have
+    other sources' inputs beside it, as a layer with a self-connection has) when it is the
+    only one besides Flatten / Delay pass-throughs; else None."""
     ops = [p for p in path
            if type(nodes[p]).__name__ not in ("Flatten", "Delay", "Input", "Output")]
     return ops[0] if len(ops) == 1 else None
@@ -944,7 +940,10 @@ def _direct(src, dst, preds, nodes, ops, shapes, shape, fused):
     Linear node (its own matrix) or Scale node (its diagonal, ``_diagonal``), taken without
     evaluating it on a basis, whatever else feeds the layer; None otherwise. Biases are in
     the group's offset."""
-    k = _single_node(src, dst, preds, nodes, fused)
+    path = _chain(src, dst, preds, fused)
+    if path is None:
+        return None
+    k = _single_node(path, nodes)
     if k is not None and ops[k].conv is not None:
         view = ops[k].view                    # a Conv1d: (C, L) computed as (C, 1, L)
         in_shape, out_shape = tuple(shapes[preds[k][0]]), tuple(shapes[k])
@@ -955,7 +954,7 @@ def _direct(src, dst, preds, nodes, ops, shapes, shape, fused):
     m = None if k is None else ops[k].matrix
     if m is not None and m.shape == shape:
         return Dense(np.array(m, dtype=np.float64))
-    return _diagonal(src, dst, preds, nodes, ops, shapes, shape, fused)
+    return _diagonal(path, preds, nodes, ops, shapes, shape)
 
 
 def _chain(src, dst, preds, fused) -> list[str] | None:
@@ -975,13 +974,13 @@ def _chain(src, dst, preds, fused) -> list[str] | None:
     return path if set(path) == set(fused) else None
 
 
-def _diagonal(src, dst, preds, nodes, ops, shapes, shape, fused) -> Sparse | None:
-    """A lone Scale between ``src`` and ``dst`` (with any Flatten / Delay pass-throughs) as
-    a ``Sparse`` diagonal, ``W[i, i] = scale[i]`` (broadcast over the layer): O(n) memory
-    where its dense matrix would be n². Zeros, and entries below 1e-12 of the largest, are
-    not stored, as the basis expansion drops them. None for any other chain."""
-    path = _chain(src, dst, preds, fused)
-    if path is None or shape[0] != shape[1]:
+def _diagonal(path, preds, nodes, ops, shapes, shape) -> Sparse | None:
+    """A projection's chain ``path`` (``_chain``) that is a lone Scale (with any Flatten /
+    Delay pass-throughs) as a ``Sparse`` diagonal, ``W[i, i] = scale[i]`` (broadcast over the
+    layer): O(n) memory where its dense matrix would be n². Zeros, and entries below 1e-12
+    of the largest, are not stored, as the basis expansion drops them. None for any other
+    chain."""
+    if shape[0] != shape[1]:
         return None
     kinds = [type(nodes[k]).__name__ for k in path]
     if kinds.count("Scale") != 1 or not set(kinds) <= ELEMENTWISE or \

@@ -64,21 +64,21 @@ class Delays:
         out = []
         for part, what in ((self.row, "destination neuron"), (self.col, "source neuron")):
             s = np.asarray(part, dtype=np.float64) / dt
+
+            def refuse(where_bad, why):      # the first offending delay, named in steps
+                i = int(where_bad[0])
+                raise QuantizationError(f"{where}: delay {part[i]:g} s ({what} {i}) is "
+                                        f"{s[i]:.4g} steps at dt = {dt:g} s{why}")
+
             huge = np.flatnonzero(~(np.abs(s) < MAX_STEPS))     # also inf: beyond int64 casts
             if len(huge):
-                i = int(huge[0])
-                raise QuantizationError(
-                    f"{where}: delay {part[i]:g} s ({what} {i}) is {s[i]:.4g} steps at dt = "
-                    f"{dt:g} s, more than 2^31 (no chip holds such a delay); shorten the "
-                    "delay, or compile with a larger --dt")
+                refuse(huge, ", more than 2^31 (no chip holds such a delay); shorten the "
+                       "delay, or compile with a larger --dt")
             whole = np.rint(s)
             bad = np.flatnonzero(np.abs(s - whole) > STEP_TOLERANCE)
             if len(bad):
-                i = int(bad[0])
-                raise QuantizationError(
-                    f"{where}: delay {part[i]:g} s ({what} {i}) is {s[i]:.4g} steps at dt = "
-                    f"{dt:g} s; delays must be whole steps: compile with a dt that divides "
-                    "every delay (--dt), or round the delays in the model")
+                refuse(bad, "; delays must be whole steps: compile with a dt that divides "
+                       "every delay (--dt), or round the delays in the model")
             out.append(whole.astype(np.int64))
         row, col = out
         if not row.any() and not col.any():
