@@ -45,9 +45,10 @@ ASSUMPTIONS = (
     "(a lower bound but for the route term); scheduled_per_inference_s, when counted "
     "(ActivityCounter(schedule=True)), orders every message as SANA-FE's detailed model "
     "does: a core's messages leave as its neuron walk reaches them, a receiver takes them "
-    "first come first served, SANA-FE's congestion heuristic; senders block only given a "
-    "link buffer size (no config field yet); a step lasts at least as long as its busiest "
-    "link's messages x the link's per-message time",
+    "first come first served, SANA-FE's congestion heuristic; a sender blocks while a link "
+    "holds the config's latency.link_buffer_messages (16 in the shipped configs, SANA-FE's "
+    "loihi.yaml figure; an assumption on Loihi 2); a step lasts at least as long as its "
+    "busiest link's messages x the link's per-message time",
     "every neuron is accessed every step; it is 'active' (update energy) in a step where its "
     "membrane was nonzero before the step, a synaptic event is delivered to it (sent the "
     "step before, plus any synaptic delay), or its bias is nonzero (SANA-FE's rule); "
