@@ -172,8 +172,56 @@ def _spike_lists_nb(bits, nnz):
     return ptr, idx[:m]
 
 
-spike_lists = numba.njit(cache=True, nogil=True)(_spike_lists_nb) if numba is not None \
-    else spike_lists_py
+GATHER = 0x0102040810204080
+"""Times a word of eight 0/1 bytes, its top byte holds them as 8 bits (byte ``k`` as bit
+``k``: the partial products never overlap, so nothing carries)."""
+
+
+def _spike_lists_words_nb(bits, nnz):
+    # bool rows of whole 8-byte words: 8 words gathered into a 64-bit mask (one multiply
+    # per word) whose set bits are visited one by one (trailing zeros), so that a silent
+    # stretch costs a few instructions per 8 columns, not a store per column (digits'
+    # 512-neuron layer at 4 %: 0.93 -> 0.53 ms)
+    R, n = bits.shape
+    nw = n // 8
+    words = bits.reshape(R * n).view(np.uint64)
+    ptr = np.zeros(R + 1, np.int64)
+    idx = np.empty(nnz, np.int64)
+    gather = np.uint64(GATHER)
+    top = np.uint64(56)
+    m = 0
+    for r in range(R):
+        base = r * nw
+        for w0 in range(0, nw, 8):
+            mask = np.uint64(0)
+            if w0 + 8 <= nw:                # a whole 64 columns: unrolled
+                for k in range(8):
+                    mask |= ((words[base + w0 + k] * gather) >> top) << np.uint64(8 * k)
+            else:
+                for k in range(nw - w0):
+                    mask |= ((words[base + w0 + k] * gather) >> top) << np.uint64(8 * k)
+            while mask != np.uint64(0):
+                idx[m] = 8 * w0 + trailing_zeros(mask)
+                m += 1
+                mask &= mask - np.uint64(1)
+        ptr[r + 1] = m
+    return ptr, idx
+
+
+if numba is not None:
+    from numba.cpython.unsafe.numbers import trailing_zeros
+
+    _spike_lists_bytes = numba.njit(cache=True, nogil=True)(_spike_lists_nb)
+    _spike_lists_words = numba.njit(cache=True, nogil=True)(_spike_lists_words_nb)
+
+    def spike_lists(bits, nnz: int) -> tuple[np.ndarray, np.ndarray]:
+        """``spike_lists_py``, compiled: by whole words for contiguous bool rows of a
+        multiple of 8 (a bool is one byte, 0 or 1), byte by byte otherwise."""
+        if bits.dtype == np.bool_ and bits.shape[1] % 8 == 0 and bits.flags.c_contiguous:
+            return _spike_lists_words(bits, nnz)
+        return _spike_lists_bytes(bits, nnz)
+else:  # pragma: no cover - without the fast extra
+    spike_lists = spike_lists_py
 
 
 def _column_counts_nb(idx, n):

@@ -457,6 +457,13 @@ if numba is not None:
             rt = max(rt, e * rank[i])
         return n_on, n_sp, m, rt
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _add_slice(work, r, c, t_spikes, t_msgs_out, n_sp, m):
+        # one slice's spikes and messages of row r, to its core c
+        if t_spikes >= 0:
+            work[r, c, t_spikes] += n_sp
+        work[r, c, t_msgs_out] += m
+
     @numba.njit(cache=True, nogil=True)
     def _source_rows(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
                      t_active, t_spikes, t_msgs_out, route_t, slice_of, all_on, ptr, idx,
@@ -515,14 +522,28 @@ if numba is not None:
                                                           biased[a:b])
                     work[r, cores[k], t_active] += n_on
                     on_total += n_on
+            # a row's spikes come in column order and slices are column ranges, so a
+            # slice's spikes are consecutive: summed in registers, added to its core when
+            # the slice changes (adding spike by spike to ``work`` chains every addition
+            # through memory: digits' 512-neuron layer 0.40 -> 0.12 ms)
             rt = 0
+            k_at = -1
+            n_sp = 0
+            m = 0
             for q in range(ptr[r], ptr[r + 1]):
                 j = idx[q]
-                c = cores[slice_of[j]]
-                if t_spikes >= 0:
-                    work[r, c, t_spikes] += 1
-                work[r, c, t_msgs_out] += msgs[j]
+                k = slice_of[j]
+                if k != k_at:
+                    if k_at >= 0:
+                        _add_slice(work, r, cores[k_at], t_spikes, t_msgs_out, n_sp, m)
+                    k_at = k
+                    n_sp = 0
+                    m = 0
+                n_sp += 1
+                m += msgs[j]
                 rt = max(rt, rank[j])
+            if k_at >= 0:
+                _add_slice(work, r, cores[k_at], t_spikes, t_msgs_out, n_sp, m)
             if table[rt] > route_t[r]:
                 route_t[r] = table[rt]
         return on_total
@@ -668,7 +689,7 @@ class ActivityCounter:
                 nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
             if not dense[src] or by_events[src] or self.sched is not None:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
-                lists[src] = ptr, idx = given[src] if src in given else spike_lists(b8, nnz)
+                lists[src] = ptr, idx = given[src] if src in given else spike_lists(b, nnz)
                 counts[src] = np.diff(ptr)
                 per_neuron = column_counts(idx, b.shape[1])
             else:                                   # dense: counted in vectorized passes

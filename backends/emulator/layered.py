@@ -131,13 +131,19 @@ def _bound(program, p, max_input: int) -> tuple[float, float]:
 
 
 def _neuron_params(program) -> list[tuple]:
-    """Per group ``(u keep, v keep, bias (int64), vth << 6)``, once per program."""
+    """Per group ``(u keep, v keep, bias, vth << 6)``, once per program; the bias in int32
+    where it fits (the kernels add it in int64 either way; read as int32 the neuron kernel
+    streams half the bytes: digits' first layer 1.18 -> 0.94 ms)."""
     if "_emulator_params" not in program.__dict__:
         num = program.numerics
-        program.__dict__["_emulator_params"] = [
-            (num.u_keep(g.du), num.v_keep(g.dv),
-             np.ascontiguousarray(bias_value(g.bias_mant, g.bias_exp), np.int64),
-             g.vth << num.VTH_SHIFT) for g in program.groups]
+        params = []
+        for g in program.groups:
+            bias = bias_value(g.bias_mant, g.bias_exp)
+            narrow = np.abs(bias).max(initial=0) < INT32_EXACT
+            params.append((num.u_keep(g.du), num.v_keep(g.dv),
+                           np.ascontiguousarray(bias, np.int32 if narrow else np.int64),
+                           g.vth << num.VTH_SHIFT))
+        program.__dict__["_emulator_params"] = params
     return program.__dict__["_emulator_params"]
 
 
