@@ -277,12 +277,13 @@ if HAVE_NUMBA:
         _at_rest_nb(hold, out_s, out_v, out_u, out_live, rec_v, rec_u, rec_live)
         live_scratch = np.zeros(n, np.bool_)
         sums = np.empty(n, carry.dtype)
+        flat, rows = _flat_table(table)
         for k in range(hold, tb):
             for b in range(nb):
                 if k == 0:
                     a_ = carry[b]
                 else:
-                    _table_row_nb(src[k - 1, b], table, sums)
+                    _table_row_nb(src[k - 1, b], flat, sums, rows)
                     a_ = sums
                 olb = out_live[k, b] if rec_live else live_scratch
                 w_, c_ = _lif_step_nb(a_, u[b], v[b], s[b], out_s[k, b], olb, bias, ku, ku32,
@@ -315,32 +316,49 @@ if HAVE_NUMBA:
         return out
 
     @numba.njit(cache=True, nogil=True, inline="always")
-    def _table_row_nb(x, table, o):
-        # o = one row's sums: a table row per 4 inputs that hold a spike (a silent nibble
-        # adds nothing), each pattern read from the row's 0/1 bytes as it goes, accumulated
-        # in o's dtype (int16 when the sums fit: 16 lanes a vector)
+    def _table_row_nb(x, flat, o, rows):
+        # o = one row's sums: the table rows of the row's patterns (``flat``: the table as
+        # (groups · 16, n_post); a silent nibble adds nothing and is left out), listed in
+        # ``rows`` and padded to a multiple of 4 with the all-zero row (group 0, pattern 0),
+        # then added four at a time, so that o is written once per 4 table rows, not once
+        # per row (digits' input layer, 3960 rows: 0.85 -> 0.69 ms; 8 at a time was
+        # slower). Accumulated in o's dtype (int16 when the sums fit: 16 lanes a vector).
         n_pre = x.shape[0]
-        n_post = o.shape[0]
-        o[:] = 0
-        for g in range(table.shape[0]):
+        m = 0
+        for g in range(flat.shape[0] // 16):
             c = 0
             for b in range(4):
                 j = 4 * g + b
                 if j < n_pre:
                     c |= np.int64(x[j] != 0) << b
-            if c == 0:
-                continue
-            t = table[g, c]
-            for i in range(n_post):
-                o[i] += t[i]
+            rows[m] = 16 * g + c
+            m += c != 0
+        while m == 0 or m % 4 != 0:
+            rows[m] = 0
+            m += 1
+        t0, t1, t2, t3 = flat[rows[0]], flat[rows[1]], flat[rows[2]], flat[rows[3]]
+        for i in range(o.shape[0]):
+            o[i] = t0[i] + t1[i] + t2[i] + t3[i]
+        for q in range(4, m, 4):
+            t0, t1, t2, t3 = flat[rows[q]], flat[rows[q + 1]], flat[rows[q + 2]], \
+                flat[rows[q + 3]]
+            for i in range(o.shape[0]):
+                o[i] += t0[i] + t1[i] + t2[i] + t3[i]
+
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def _flat_table(table):
+        # the table as _table_row_nb reads it, and its scratch list of rows
+        return (table.reshape(table.shape[0] * 16, table.shape[2]),
+                np.empty(table.shape[0] + 4, np.int64))
 
     @numba.njit(cache=True, nogil=True)
     def _nibble_sums_nb(spikes, table, out):
         # Row by row (_table_row_nb), written over out (which may come uninitialized).
         # Measured on the digits model's input layer (64 -> 512 at 22 % spikes, 3960 rows,
-        # one thread): 0.81 ms against 1.49 ms for the float32 GEMM.
+        # one thread): 0.69 ms against 1.49 ms for the float32 GEMM.
+        flat, rows = _flat_table(table)
         for r in range(spikes.shape[0]):
-            _table_row_nb(spikes[r], table, out[r])
+            _table_row_nb(spikes[r], flat, out[r], rows)
         return out
 
     lif_block = _lif_block_nb
