@@ -399,6 +399,17 @@ def _bit_counts_py(bits) -> tuple[np.ndarray, np.ndarray]:
     return np.count_nonzero(bits, axis=1), np.count_nonzero(bits, axis=0)
 
 
+def _add_term_py(work, term: int, per_core) -> float:
+    """``work[:, :, term] += per_core`` (``(R, cores)`` counts); returns their total."""
+    work[:, :, term] += per_core
+    return float(per_core.sum(dtype=np.float64))
+
+
+def _add_rows_py(work, out) -> None:
+    """``out += work.sum(axis=0)``."""
+    out += work.sum(axis=0)
+
+
 def _source_rows_py(ev, live, recv, anyin, biased, starts, ends, cores, msgs, route, work,
                     t_active, t_spikes, t_msgs_out, route_t, slice_of=None, all_on=False,
                     ptr=None, idx=None, dense=True):
@@ -560,6 +571,26 @@ if numba is not None:
         return out
 
     @numba.njit(cache=True, nogil=True)
+    def _add_term(work, term, per_core):
+        # _add_term_py in one pass outside the GIL (numpy's strided adds and sum: ~0.25 ms
+        # of a digits run); the counts are whole numbers, so any order of addition is exact
+        total = 0.0
+        for r in range(per_core.shape[0]):
+            for c in range(per_core.shape[1]):
+                x = per_core[r, c]
+                work[r, c, term] += x
+                total += x
+        return total
+
+    @numba.njit(cache=True, nogil=True)
+    def _add_rows(work, out):
+        # _add_rows_py row by row (whole numbers: exact in any order)
+        for r in range(work.shape[0]):
+            for c in range(work.shape[1]):
+                for k in range(work.shape[2]):
+                    out[c, k] += work[r, c, k]
+
+    @numba.njit(cache=True, nogil=True)
     def _bit_counts(bits):
         # one pass for both (numpy's count_nonzero along an axis is two slow ones)
         R, n = bits.shape
@@ -588,6 +619,8 @@ if numba is not None:
         return out
 else:  # pragma: no cover
     _event_sums = None
+    _add_term = _add_term_py
+    _add_rows = _add_rows_py
     _source_rows = _source_rows_py
     _bit_counts = _bit_counts_py
     _any_events = None
@@ -749,8 +782,7 @@ class ActivityCounter:
             else:
                 per_core = summed(p.src, ("fan", p.name)) if self.tables[p.src] is not None \
                     else ev(p.src) @ pat.fan
-                self.synops[p.name] += float(per_core.sum(dtype=np.float64))
-                work[:, :, col] += per_core
+                self.synops[p.name] += _add_term(work, col, per_core)
             if self.all_biased[p.dst]:      # updated every step anyway
                 continue
             for k, q in self.arrive[p.name]:
@@ -806,14 +838,14 @@ class ActivityCounter:
                 continue
             tabled = self.tables[src] is not None
             if self.to_core[src] is not None:
-                work[:, :, _TERM["msgs_in"]] += summed(src, ("to_core", src)) if tabled \
-                    else ev(src) @ self.to_core[src]
+                _add_term(work, _TERM["msgs_in"], summed(src, ("to_core", src)) if tabled
+                          else ev(src) @ self.to_core[src])
             if self.to_links[src] is not None and len(self.used_links):
                 links += summed(src, ("to_links", src)) if tabled else ev(src) @ self.to_links[src]
             if self.to_core[src] is None or (self.to_links[src] is None and
                                              len(self.used_links)):
                 self._trace_messages(src, bits[src], work, links)
-        self.core_work += work.sum(axis=0)
+        _add_rows(work, self.core_work)
         self.link_load[self.used_links] += links.sum(axis=0)
         parts = step_parts(work, links, route_t, self.seconds, self.t_link)   # (4, R)
         if self.sched is not None:
