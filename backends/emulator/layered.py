@@ -305,13 +305,17 @@ class LayerMajor:
                         program, p, num, enc.max_payload if p.src == INPUT else 1,
                         graded and p.src == INPUT, events)
                     for p in program.projections]
-        self.incoming = {g.name: [i for i, p in enumerate(program.projections) if p.dst == g.name]
-                         for g in program.groups}
-        self.start = [program.hop_depths.get(g.name, 0) for g in program.groups]
         self.params = _neuron_params(program)
-        self.bounded = [self._bounded(g, p) for g, p in zip(program.groups, self.params)]
-        # liveness counts nothing for a group updated every step: not recorded there
-        self.live_counts = [not g.always_updated for g in program.groups]
+        cache = program.__dict__
+        if "_emulator_plan" not in cache:   # what any run of the program finds the same
+            self.incoming = {g.name: [i for i, p in enumerate(program.projections)
+                                      if p.dst == g.name] for g in program.groups}
+            cache["_emulator_plan"] = (
+                self.incoming, [program.hop_depths.get(g.name, 0) for g in program.groups],
+                [self._bounded(g, p) for g, p in zip(program.groups, self.params)],
+                # liveness counts nothing for a group updated every step: not recorded there
+                [not g.always_updated for g in program.groups])
+        self.incoming, self.start, self.bounded, self.live_counts = cache["_emulator_plan"]
         self.u_wraps = [0] * len(program.groups)
         self.v_clips = [0] * len(program.groups)
         # groups whose sparse spikes are listed once per block: some synapse from them can
