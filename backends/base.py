@@ -11,6 +11,7 @@ module (and its optional SDK) is imported only when that backend is asked for; o
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -100,7 +101,7 @@ def get_backend(name: str, **options) -> Backend:
         raise NeuroccError(f"unknown backend '{name}'; choose one of {', '.join(REGISTRY)}")
     module, cls = REGISTRY[name]
     try:
-        mod = importlib.import_module(module)
+        mod = sys.modules.get(module) or importlib.import_module(module)
     except ImportError as e:
         raise BackendUnavailable(
             f"backend '{name}' is not available: {e}; install it with "

@@ -276,7 +276,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         def job(i):
             out = _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i], drain,
                          record_state, keep, scheduled_latency)
-            bar.update(len(i))
+            bar.update(i.stop - i.start)
             return out
 
         # one chunk of a large run that could not be split: BLAS's threads are all that
@@ -309,8 +309,9 @@ def _chunk(program, be, encoded, raw, drain: bool, record_state: bool, keep=None
     those groups' spikes; ``scheduled`` also times every step message by message."""
     steps, batch = encoded.shape[:2]
     depth = program.depth if drain else 0
-    payload = pad_drain(encoded, depth)
-    feed = payload if raw is None else pad_drain(raw, depth)
+    # a chunk's samples come as a view of the whole batch: contiguous once padded (or here)
+    payload = np.ascontiguousarray(pad_drain(encoded, depth))
+    feed = payload if raw is None else np.ascontiguousarray(pad_drain(raw, depth))
     state = record_state or getattr(be, "traces_membrane_on_request", False)
     if keep is not None and getattr(be, "streams", False):
         counter = ActivityCounter(program, batch, schedule=scheduled)
