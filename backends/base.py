@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -64,16 +65,45 @@ class Trace:
         return out
 
 
-def concat_traces(traces: list[Trace]) -> Trace:
+_ARRAYS = ("spikes", "v", "u", "live")
+
+
+class TraceJoin:
+    """Chunks' traces copied into one trace's arrays as each chunk ends (``add``, from the
+    chunk's own thread: the copies run beside the other chunks, not after them all), then
+    put together as ``concat_traces`` would (``trace``)."""
+
+    def __init__(self, batch: int):
+        self.batch, self.arrays, self.lock = batch, {}, threading.Lock()
+
+    def add(self, trace: Trace, rows: slice) -> None:
+        for name in _ARRAYS:
+            for k, a in (getattr(trace, name) or {}).items():
+                if a is None:
+                    continue
+                with self.lock:
+                    dst = self.arrays.get((name, k))
+                    if dst is None:
+                        dst = self.arrays[name, k] = np.empty(
+                            (a.shape[0], self.batch, *a.shape[2:]), a.dtype)
+                dst[:, rows] = a
+
+    def trace(self, traces: list[Trace]) -> Trace:
+        """The whole run's trace: every chunk ``add``-ed, ``traces`` in sample order."""
+        return concat_traces(traces, lambda name, k: self.arrays[name, k])
+
+
+def concat_traces(traces: list[Trace], joined=None) -> Trace:
     """Traces of consecutive chunks of samples as one (concatenated along the batch axis;
-    saturation counters summed)."""
+    saturation counters summed); ``joined(field, group)``: the arrays already put together
+    (``TraceJoin``)."""
     first = traces[0]
 
     def cat(field):
         d = getattr(first, field)
         if d is None:
             return None
-        return {k: None if d[k] is None else
+        return {k: None if d[k] is None else joined(field, k) if joined is not None else
                 np.concatenate([getattr(t, field)[k] for t in traces], axis=1) for k in d}
 
     sat = None

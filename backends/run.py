@@ -11,7 +11,7 @@ import numpy as np
 
 from neurocc.api.errors import InputError, NeuroccError
 from neurocc.backends import heap, parallel
-from neurocc.backends.base import Backend, Trace, concat_traces, get_backend
+from neurocc.backends.base import Backend, Trace, TraceJoin, concat_traces, get_backend
 from neurocc.backends.inputs import join_inputs
 from neurocc.compiler.ir.encoding import SpikeInput
 from neurocc.cost.activity import Activity, ActivityCounter, merge_activity
@@ -273,9 +273,13 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
             parts = parallel.split(batch, min(batch, max(n, min(
                 PROGRESS_PARTS, neuron_steps // parallel.MIN_NEURON_STEPS))))
 
+        join = TraceJoin(batch) if len(parts) > 1 else None
+
         def job(i):
             out = _chunk(program, be, encoded[:, i], None if raw is None else raw[:, i], drain,
                          record_state, keep, scheduled_latency)
+            if join is not None:
+                join.add(out[1], i)
             bar.update(i.stop - i.start)
             return out
 
@@ -285,7 +289,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         with bar:
             chunks = parallel.run_local(job, parts, n, None if alone else 1)
     wall = time.perf_counter() - t0
-    outputs, trace, activity = _merge(program, chunks)
+    outputs, trace, activity = _merge(program, chunks, join if scheduler is None else None)
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
                      steps_run=steps + (program.depth if drain else 0), outputs=outputs,
                      trace=trace, activity=activity, wall_s=wall)
@@ -341,13 +345,15 @@ def _outputs(program, trace, steps: int, drain: bool) -> dict:
     return _reassemble(program, outputs)
 
 
-def _merge(program, chunks: list):
-    """Chunks (in sample order) put back together as one run."""
+def _merge(program, chunks: list, join: TraceJoin | None = None):
+    """Chunks (in sample order) put back together as one run (their traces already copied
+    into ``join``'s arrays, when given)."""
     if len(chunks) == 1:
         outputs, trace, act = chunks[0]
     else:
         outputs = {k: np.concatenate([c[0][k] for c in chunks], axis=1) for k in chunks[0][0]}
-        trace = concat_traces([c[1] for c in chunks])
+        traces = [c[1] for c in chunks]
+        trace = join.trace(traces) if join is not None else concat_traces(traces)
         act = merge_activity([c[2] for c in chunks])
     if act.routes is None:
         act.routes = program.routes
