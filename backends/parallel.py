@@ -124,7 +124,38 @@ def run_local(job, parts: list, chunks: int, blas_threads: int | None = 1) -> li
     with blas_limit(blas_threads):
         if chunks == 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
             return [job(p) for p in parts]    # a chunk's own run: no waiting on its pool
-        return list(_pool(chunks).map(job, parts))
+        with _switching():
+            return list(_pool(chunks).map(job, parts))
+
+
+SWITCH_INTERVAL_S = 1e-4
+"""Python's GIL switch interval while chunks run on threads (the default is 5 ms). A chunk
+whose compiled kernel has ended waits for the GIL while another chunk runs Python between
+its kernels; with a shorter interval it gets it sooner. Measured on the digits split, 60
+runs each, alternated: median 5.76 ms at 5 ms, 5.47 ms at 0.1 ms, 5.58 ms at 0.02 ms. Only a
+choice of speed; the interval is the process's, set while any run's chunks are running and
+given back after."""
+_switch = {"runs": 0, "before": None}
+_switch_lock = threading.Lock()
+
+
+class _switching:
+    """``SWITCH_INTERVAL_S`` while inside (nested and concurrent runs share it)."""
+
+    def __enter__(self):
+        with _switch_lock:
+            if _switch["runs"] == 0:
+                _switch["before"] = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_INTERVAL_S, _switch["before"]))
+            _switch["runs"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _switch_lock:
+            _switch["runs"] -= 1
+            if _switch["runs"] == 0:
+                sys.setswitchinterval(_switch["before"])
+        return False
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}

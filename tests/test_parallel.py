@@ -52,6 +52,30 @@ def test_reference_backend_chunks_too():
     assert_same_run(run(prog, x, "reference", workers=1), run(prog, x, "reference", workers=2))
 
 
+def test_process_state_given_back_after_chunked_runs():
+    """Chunks on threads shorten the GIL's switch interval and hold BLAS to one thread while
+    they run; both are the process's, and come back as they were, nested runs included."""
+    import sys
+
+    import threadpoolctl
+
+    before = sys.getswitchinterval()
+    blas = [lib.num_threads for lib in threadpoolctl.ThreadpoolController().lib_controllers]
+    prog = random_program(3, extreme=False)
+    x = random_input(3, prog, steps=3, batch=4)
+    inner = []
+
+    def job(part):
+        inner.append(sys.getswitchinterval())
+        return run(prog, x, workers=2).output_spike_counts    # a run inside a chunk
+
+    parallel.run_local(job, [0, 1], 2)
+    assert inner and max(inner) <= parallel.SWITCH_INTERVAL_S
+    assert sys.getswitchinterval() == before
+    assert [lib.num_threads for lib in
+            threadpoolctl.ThreadpoolController().lib_controllers] == blas
+
+
 def test_every_core_by_default_once_the_run_is_large():
     assert parallel.plan_chunks(360, 2_300_000, None) == min(parallel.usable_cores(), 360)
     assert parallel.plan_chunks(4, 1000, None) == 1          # small: one thread
