@@ -157,7 +157,8 @@ def lava_marginal(prog, x, small: int, large: int, repeats: int,
     outputs are identical (Lava's largest run against the emulator's)."""
     # the emulator first: Lava's runtime processes take a while to end after a run, and
     # timed beside them the emulator ran ~40 % slower
-    t_emu = {n: best_of(lambda n=n: run(prog, x[:, :n]), max(repeats, 5))
+    # best of 10: a few ms each, and best of 5 still strayed by 40 % on this machine
+    t_emu = {n: best_of(lambda n=n: run(prog, x[:, :n]), max(repeats, 10))
              for n in (small, large)}
     per_emu_full = best_of(lambda: run(prog, x), max(repeats, 10)) / x.shape[1]
     t_lava, out = {}, None
