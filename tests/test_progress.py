@@ -20,7 +20,8 @@ from neurocc.reports.progress import PassClock, Progress
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    """The digits program and its whole test set: 2.3 M neuron-steps, enough to chunk."""
+    """The digits program and its whole test set: 2.3 M neuron-steps, enough to chunk
+    (``parallel.MIN_NEURON_STEPS``)."""
     d = tmp_path_factory.mktemp("progress")
     zm = zoo.get("digits")
     prog = neurocc.compile(str(zm.NIR_PATH), hw="loihi2", **zm.COMPILE)
@@ -81,6 +82,8 @@ def test_quiet_or_no_terminal_draws_nothing(digits):
 def test_the_bar_cuts_finer_chunks_and_every_number_stays_the_same(digits, monkeypatch,
                                                                    capsys):
     _, prog, x = digits
+    from neurocc.backends import parallel
+    monkeypatch.setattr(parallel, "MIN_NEURON_STEPS", 1 << 19)     # parts of 2^19 or more
     monkeypatch.setenv(progress.ENV, "0")
     plain = prog.run(x, workers=1)
     monkeypatch.setenv(progress.ENV, "1")
