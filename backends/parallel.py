@@ -127,7 +127,34 @@ def run_local(job, parts: list, chunks: int, blas_threads: int | None = 1) -> li
         if chunks == 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
             return [job(p) for p in parts]    # a chunk's own run: no waiting on its pool
         with _switching():
-            return list(_pool(chunks).map(job, parts))
+            return _share(job, parts, chunks)
+
+
+def _share(job, parts: list, threads: int) -> list:
+    """``job(part)`` for every part, in order, the parts taken one at a time by ``threads``
+    threads: the calling thread and ``threads − 1`` of the pool (so no chunk waits for a pool
+    thread to wake before the first can start: 0.1-0.2 ms on this machine)."""
+    out: list = [None] * len(parts)
+    left = iter(range(len(parts)))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                i = next(left, None)
+            if i is None:
+                return
+            out[i] = job(parts[i])
+
+    helpers = [_pool(threads - 1).submit(work) for _ in range(min(threads, len(parts)) - 1)]
+    try:
+        work()
+    finally:
+        errors = [f.exception() for f in helpers]    # waits for every helper
+    for e in errors:
+        if e is not None:
+            raise e
+    return out
 
 
 SWITCH_INTERVAL_S = 1e-4

@@ -144,8 +144,10 @@ def encode_input(program, x: np.ndarray) -> np.ndarray:
     flat = x.reshape(steps, batch, -1)
     enc = program.input_encoding
     if isinstance(enc, SpikeInput):
-        if flat.dtype != np.bool_ and (flat.min() < 0 or flat.max() > 1 or (
-                flat.dtype.kind == "f" and not np.all((flat == 0) | (flat == 1)))):
+        # (unsigned input cannot go below 0: one pass fewer for the usual uint8 spikes)
+        if flat.dtype != np.bool_ and ((flat.dtype.kind != "u" and flat.min() < 0) or
+                                       flat.max() > 1 or (flat.dtype.kind == "f" and not
+                                                          np.all((flat == 0) | (flat == 1)))):
             bad = flat[(flat != 0) & (flat != 1)].ravel()[0]
             raise InputError(
                 f"input holds graded value {bad!r} but the program was compiled for binary "
