@@ -35,6 +35,8 @@ Synaptic products (``SynapseBlock``):
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from neurocc.backends.emulator import kernels
@@ -86,7 +88,15 @@ def is_feedforward(program) -> bool:
 
 
 def topological_groups(program) -> list[int] | None:
-    """Group indices in an order where every projection's source comes first, or None."""
+    """Group indices in an order where every projection's source comes first, or None (found
+    once per program)."""
+    cache = program.__dict__
+    if "_emulator_order" not in cache:
+        cache["_emulator_order"] = _topological(program)
+    return cache["_emulator_order"]
+
+
+def _topological(program) -> list[int] | None:
     index = {g.name: i for i, g in enumerate(program.groups)}
     indeg = [0] * len(program.groups)
     succ: dict[int, list[int]] = {}
@@ -204,6 +214,12 @@ class SynapseBlock:
                           np.inf if graded and self.needs_wrap else
                           bound * 2.0 ** max(self.exp, 0))
 
+    def fresh(self) -> SynapseBlock:
+        """A copy for another run: the same arrays, its own count of wrap events."""
+        out = copy.copy(self)
+        out.wrap_events = 0
+        return out
+
     def __call__(self, s: np.ndarray, defer_shift: bool = False, lists=None,
                  nnz: int | None = None) -> np.ndarray:
         """``s`` ``(R, n_pre)`` spikes (bool) or payloads (int) → ``(R, n_post)`` sums, with
@@ -273,6 +289,12 @@ class DelayedBlocks:
         self.depth = max(k for k, _ in self.parts)
         self.out_bound = sum(block.out_bound for _, block in self.parts)
 
+    def fresh(self) -> DelayedBlocks:
+        """A copy for another run (``SynapseBlock.fresh``)."""
+        out = copy.copy(self)
+        out.parts = [(k, block.fresh()) for k, block in self.parts]
+        return out
+
     def arrivals(self, history: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``history`` ``(depth + 1, B, n_pre)``: the source's steps before the block;
         ``rows`` ``(tb, B, n_pre)`` the block's. Returns the input arriving at each of the
@@ -301,10 +323,16 @@ class LayerMajor:
         num = self.num = program.numerics
         enc = program.input_encoding
         graded = isinstance(enc, GradedInput)
-        self.syn = [(SynapseBlock if p.delay is None else DelayedBlocks)(
-                        program, p, num, enc.max_payload if p.src == INPUT else 1,
-                        graded and p.src == INPUT, events)
-                    for p in program.projections]
+        # built once per program (and per setting of what decides the paths: tests change
+        # them); each run its own copy
+        made = program.__dict__.setdefault("_emulator_synapses", {})
+        key = (events, TABLE_BYTES, SMALL_CONV, kernels.HAVE_NUMBA)
+        if key not in made:
+            made[key] = [(SynapseBlock if p.delay is None else DelayedBlocks)(
+                             program, p, num, enc.max_payload if p.src == INPUT else 1,
+                             graded and p.src == INPUT, events)
+                         for p in program.projections]
+        self.syn = [syn.fresh() for syn in made[key]]
         self.params = _neuron_params(program)
         cache = program.__dict__
         if "_emulator_plan" not in cache:   # what any run of the program finds the same
