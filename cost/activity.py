@@ -711,11 +711,11 @@ class ActivityCounter:
         for n in self.names:
             sp = spikes[n].reshape(R, -1)
             bits[n] = np.ascontiguousarray(sp if sp.dtype == np.bool_ else sp != 0)
-        counts, lists, dense, by_events = {}, {}, {}, {}
+        counts, lists, dense, by_events, total = {}, {}, {}, {}, {}
         for src, b in bits.items():                 # events per row and per neuron
             b8 = b.view(np.uint8)
             # numpy's count is SIMD; a backend's lists hold the count already
-            nnz = len(given[src][1]) if src in given else np.count_nonzero(b8)
+            nnz = total[src] = len(given[src][1]) if src in given else np.count_nonzero(b8)
             dense[src] = nnz >= SPIKE_LIST_DENSITY * max(b8.size, 1)
             t = self.tables[src]
             by_events[src] = _event_sums is not None and t is not None and \
@@ -723,7 +723,7 @@ class ActivityCounter:
             if not dense[src] or by_events[src] or self.sched is not None:
                 # the lists: for sparse sources, per-spike table sums, and the schedule
                 lists[src] = ptr, idx = given[src] if src in given else spike_lists(b, nnz)
-                counts[src] = np.diff(ptr)
+                counts[src] = ptr[1:] - ptr[:-1]
                 per_neuron = column_counts(idx, b.shape[1])
             else:                                   # dense: counted in vectorized passes
                 lists[src] = None
@@ -732,7 +732,7 @@ class ActivityCounter:
                 self.input_per_channel += per_neuron
             else:
                 self.spikes[src] += per_neuron
-        self.input_events += float(counts[INPUT].sum())
+        self.input_events += float(total[INPUT])
         events: dict[str, np.ndarray] = {}
 
         def ev(src):                       # 0/1 float32 rows, made once and only if needed
@@ -770,9 +770,9 @@ class ActivityCounter:
                 some[n] = np.zeros((T + len(ahead), B, self.sizes[n]), np.bool_)
                 some[n][:len(ahead)] = masks
         for p in self.prog.projections:
-            c = counts[p.src]
-            if not c.any():
+            if not total[p.src]:
                 continue
+            c = counts[p.src]
             pat = self.ops[p.name]
             col = _TERM["synops_" + self.kind[p.name]]
             if pat.full is not None:
@@ -811,7 +811,7 @@ class ActivityCounter:
         walks = {}                          # per group: its soma walk (cost/schedule.py)
         for src in [INPUT] + self.names:
             group = src != INPUT
-            if not group and not counts[src].any():
+            if not group and not total[src]:
                 continue
             starts, ends, cores = self.slices[src]
             traced = group and live is not None and live.get(src) is not None
@@ -834,7 +834,7 @@ class ActivityCounter:
                     walks[src] = soma_walk(bits[src], *lists[src], lv, rc, anyin[src],
                                            self.biased[src], self.msgs[src] > 0, starts,
                                            ends, self.all_biased[src], self.sched.soma_s)
-            if not counts[src].any():
+            if not total[src]:
                 continue
             tabled = self.tables[src] is not None
             if self.to_core[src] is not None:
