@@ -8,9 +8,12 @@ identical to one process; ``tests/test_parallel.py`` checks it, on threads and o
 ``LocalCluster`` the test starts.
 
 - Locally (``workers``, default: every core the process may use) the chunks run on
-  threads: the emulator's compiled kernels release the GIL and numpy's products run in
-  BLAS, which is held to one thread per chunk meanwhile (``threadpoolctl``, part of the
-  ``fast`` extra), so chunks do not fight over the cores. Small runs stay in one thread:
+  threads, the calling one among them (``_share``), with a short GIL switch interval
+  (``SWITCH_INTERVAL_S``): the emulator's compiled kernels release the GIL and numpy's
+  products run in BLAS, which is held to one thread per chunk meanwhile
+  (``threadpoolctl``, part of the ``fast`` extra), so chunks do not fight over the cores.
+  Each chunk's trace is copied into the run's arrays as it ends (``base.TraceJoin``).
+  Small runs stay in one thread:
   chunking pays only past ``MIN_NEURON_STEPS``; their BLAS is held to one thread too (on
   small products its threads cost more than they give: the digits split ran in 2.2× the
   time of one thread with them), as is ``workers=1``'s. Only a large run that cannot be
