@@ -303,6 +303,49 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
             np.testing.assert_array_equal(a, b)
 
 
+def assert_same_activity(a, b):
+    for f in ("spikes", "synops", "active_updates"):
+        for k in getattr(a, f):
+            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
+    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))
+
+
+def counted_both_ways(prog, x):
+    """``prog``'s activity on ``x`` with alike sources counted from their spikes per row,
+    and by the general pass; and which sources took the first way."""
+    fast = run(prog, x).activity
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(activity, "UNIFORM_SOURCES", False)
+        general = run(prog, x).activity
+    c = ActivityCounter(prog, 1)
+    alike = [s for s, u in c.uniform.items()
+             if u is not None and (s == INPUT or c.all_biased[s])]
+    return fast, general, alike
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), extreme=st.booleans())
+def test_alike_sources_count_what_the_general_pass_counts(seed, extreme):
+    """A source whose neurons all send the same messages over the same route from one core,
+    counted from its spikes per row (``activity._uniform_rows``), counts exactly what the
+    per-neuron pass (``_source_rows``) counts."""
+    prog = random_program(seed, extreme=extreme)
+    fast, general, _ = counted_both_ways(prog, random_input(seed, prog, steps=5, batch=3))
+    assert_same_activity(fast, general)
+
+
+def test_digits_counts_every_source_from_its_spikes_per_row():
+    from neurocc.compiler.pipeline import compile_nir
+    from neurocc.models.digits import COMPILE, NIR_PATH, data
+
+    prog = compile_nir(NIR_PATH, hw="loihi2", **COMPILE)
+    fast, general, alike = counted_both_ways(prog, data.test_inputs()[0][:, :40])
+    assert len(alike) == len(prog.groups) + 1            # the input and every layer
+    assert_same_activity(fast, general)
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31))
 def test_message_tracing_fallback_counts_what_the_maps_count(seed):
