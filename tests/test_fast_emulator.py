@@ -207,6 +207,15 @@ def test_large_convolution_paths_equal_step_major(events):
     assert_counts_equal_per_step(prog, x, res)   # per step: by im2col (30 % density)
 
 
+def assert_same_activity(a, b):
+    for f in ("spikes", "synops", "active_updates"):
+        for k in getattr(a, f):
+            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
+    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))
+
+
 def assert_counts_equal_per_step(prog, x, res=None):
     res = res or run(prog, x)
     names = [g.name for g in prog.groups]
@@ -217,12 +226,7 @@ def assert_counts_equal_per_step(prog, x, res=None):
         per_step.step(p[t], {n: res.trace.spikes[n][t] for n in names},
                       {n: None if live[n] is None else live[n][t] for n in names})
     a, b = res.activity, per_step.result()
-    for f in ("spikes", "synops", "active_updates"):
-        for k in getattr(a, f):
-            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
-    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
-    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))
+    assert_same_activity(a, b)
     assert a.steps_run == b.steps_run == p.shape[0]
 
 
@@ -301,15 +305,6 @@ def test_neuron_kernel_at_the_wrap_and_saturation_boundaries(seed, ku, kv, shift
         assert other[0] == outs[0][0]
         for a, b in zip(outs[0][1], other[1]):
             np.testing.assert_array_equal(a, b)
-
-
-def assert_same_activity(a, b):
-    for f in ("spikes", "synops", "active_updates"):
-        for k in getattr(a, f):
-            np.testing.assert_array_equal(getattr(a, f)[k], getattr(b, f)[k], err_msg=f)
-    for f in ("input_events", "input_per_channel", "core_work", "link_load"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
-    np.testing.assert_array_equal(np.stack(a.step_parts), np.stack(b.step_parts))
 
 
 def counted_both_ways(prog, x):
