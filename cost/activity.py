@@ -704,6 +704,12 @@ class ActivityCounter:
         self.due = {n: (np.zeros((self.horizon[n], batch), np.bool_), None)
                     for n in self.names}
 
+    def _alike(self, src: str) -> bool:
+        """Whether ``src`` is counted from its spikes per row (``UNIFORM_SOURCES``): its
+        neurons alike, and no per-neuron flags needed for its active updates."""
+        return UNIFORM_SOURCES and _uniform_rows is not None and \
+            self.uniform[src] is not None and (src == INPUT or self.all_biased[src])
+
     def _per_core(self, values: np.ndarray, src: str) -> np.ndarray:
         """(R, n) → (R, n_cores) sums by the core each neuron sits on (slices are
         contiguous, so one ``reduceat`` per group)."""
@@ -755,8 +761,10 @@ class ActivityCounter:
             t = self.tables[src]
             by_events[src] = _event_sums is not None and t is not None and \
                 nnz < min(1.0, TABLE_EVENT_COST * t.spread) * max(b8.size, 1)
-            if not dense[src] or by_events[src] or self.sched is not None:
-                # the lists: for sparse sources, per-spike table sums, and the schedule
+            if src in given or (not dense[src] and not self._alike(src)) or by_events[src] \
+                    or self.sched is not None:
+                # the lists: for sparse sources (an alike one is counted from its spikes
+                # per row), per-spike table sums, and the schedule; a backend's, when given
                 lists[src] = ptr, idx = given[src] if src in given else spike_lists(b, nnz)
                 counts[src] = ptr[1:] - ptr[:-1]
                 per_neuron = column_counts(idx, b.shape[1])
@@ -856,8 +864,7 @@ class ActivityCounter:
                 else np.zeros((0, 0), np.bool_)
             rc = received[src] if group and received[src] is not None else none
             alike = self.uniform[src]
-            if UNIFORM_SOURCES and _uniform_rows is not None and alike is not None and \
-                    (not group or self.all_biased[src]):
+            if self._alike(src):
                 n_on = _uniform_rows(counts[src], work, cores[0],
                                      _TERM["active"] if group else -1, ends[0] - starts[0],
                                      _TERM["spikes"] if group else -1, _TERM["msgs_out"],
