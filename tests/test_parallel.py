@@ -76,6 +76,19 @@ def test_process_state_given_back_after_chunked_runs():
             threadpoolctl.ThreadpoolController().lib_controllers] == blas
 
 
+def test_what_a_run_caches_on_the_program_is_not_sent_to_workers():
+    """A run leaves its caches on the program (weights, tables, synapse blocks, plans); a
+    program pickled for a cluster's workers carries none of them."""
+    import pickle
+
+    prog = random_program(4, extreme=False)
+    run(prog, random_input(4, prog, steps=3, batch=2))
+    cached = [k for k in prog.__dict__ if k.startswith(("_emulator_", "_activity_"))]
+    assert cached and set(cached) <= set(prog.RUN_CACHES)
+    sent = pickle.loads(pickle.dumps(prog))
+    assert not set(sent.__dict__) & set(prog.RUN_CACHES)
+
+
 def test_every_core_by_default_once_the_run_is_large():
     assert parallel.plan_chunks(360, 2_300_000, None) == min(parallel.usable_cores(), 360)
     assert parallel.plan_chunks(4, 1000, None) == 1          # small: one thread

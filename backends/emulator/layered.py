@@ -130,16 +130,6 @@ def _weights_T(program, p, dtype) -> np.ndarray:
     return cache[key]
 
 
-def _bound(program, p, max_input: int) -> tuple[float, float]:
-    """``engine.sum_bound`` of projection ``p``, once per program (every run builds its
-    ``SynapseBlock``s; the weights' extremes need not be found again)."""
-    cache = program.__dict__.setdefault("_emulator_bounds", {})
-    key = (p.name, max_input)
-    if key not in cache:
-        cache[key] = sum_bound(p.conn, max_input)
-    return cache[key]
-
-
 def _neuron_params(program) -> list[tuple]:
     """Per group ``(u keep, v keep, bias, vth << 6)``, once per program; the bias in int32
     where it fits (the kernels add it in int64 either way; read as int32 the neuron kernel
@@ -172,7 +162,7 @@ class SynapseBlock:
     def __init__(self, program, p, num, max_input: int, graded: bool, events: bool = True):
         self.p, self.num, self.exp, self.graded = p, num, p.weight_exp, graded
         conn = p.conn
-        bound, wmax = _bound(program, p, max_input)
+        bound, wmax = sum_bound(conn, max_input)
         self.ftype = (np.float32 if bound < FLOAT32_EXACT else
                       np.float64 if bound < FLOAT64_EXACT else np.int64)
         self.wrap_events = 0

@@ -164,11 +164,11 @@ class LoihiProgram:
     target = "loihi"
     semantics = SEMANTICS
 
-    RUN_CACHES = ("_activity_plans", "_emulator_weights", "_emulator_tables", "_emulator_bounds",
-                  "_emulator_params")
+    RUN_CACHES = ("_activity_plans", "_emulator_weights", "_emulator_tables",
+                  "_emulator_params", "_emulator_synapses", "_emulator_plan", "_emulator_order")
     """What running a program caches on it (the counter's message maps; the emulator's
-    transposed weights, pattern tables, sum bounds and neuron parameters): rebuilt where
-    needed, never pickled to a cluster's workers."""
+    transposed weights, pattern tables, neuron parameters, synapse blocks, per-group plan
+    and group order): rebuilt where needed, never pickled to a cluster's workers."""
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k not in self.RUN_CACHES}
