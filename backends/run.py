@@ -250,6 +250,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
     every = record == "all" or (record == "auto" and 2 * neuron_steps <= RECORD_LIMIT)
     keep = None if every or record_state else set(program.outputs)
     t0 = time.perf_counter()
+    join = None                              # local chunks: their traces joined as they end
     if scheduler is not None:
         def parts_for(n):
             return [(encoded[:, i], None if raw is None else raw[:, i])
@@ -291,7 +292,7 @@ def run(program, x: np.ndarray, backend: str | Backend = "emulator",
         with bar:
             chunks = parallel.run_local(job, parts, n, None if alone else 1)
     wall = time.perf_counter() - t0
-    outputs, trace, activity = _merge(program, chunks, join if scheduler is None else None)
+    outputs, trace, activity = _merge(program, chunks, join)
     return RunResult(backend=be.name, program=program, steps=steps, batch=batch,
                      steps_run=steps + (program.depth if drain else 0), outputs=outputs,
                      trace=trace, activity=activity, wall_s=wall)
